@@ -1,0 +1,70 @@
+"""Shared fixtures: the reference folder and a full resources tree of stand-in SenseKit weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+BACKBONE_FILES = {
+    "sien": "backbone/strided_inflated_efficientnet.ckpt",
+    "simn": "backbone/strided_inflated_mobilenet.ckpt",
+}
+
+
+def find_reference_dir() -> Path:
+    env = os.environ.get("RTNET_REFERENCE")
+    candidates = [Path(env)] if env else []
+    candidates += [REPO.parent / "shared" / "reference", REPO / "shared" / "reference"]
+    for candidate in candidates:
+        if (candidate / "manifest.json").is_file():
+            return candidate
+    raise RuntimeError(
+        "reference fixtures not found: set RTNET_REFERENCE or place shared/reference beside the repo"
+    )
+
+
+def fill_state_dict(manifest: dict, network: str) -> dict:
+    """The reference README's fill rule for stand-in weights."""
+    import torch
+
+    seed = manifest["seeds"][network]
+    state = {}
+    for i, (key, shape) in enumerate(manifest["tensors"][network]):
+        values = np.random.default_rng([seed, i]).standard_normal(shape)
+        if key.endswith("weight") and len(shape) >= 2:
+            values *= np.sqrt(1.0 / np.prod(shape[1:]))
+        else:
+            values *= 0.05
+        state[key] = torch.from_numpy(values.astype(np.float32))
+    return state
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    return find_reference_dir()
+
+
+@pytest.fixture(scope="session")
+def manifest(reference_dir: Path) -> dict:
+    return json.loads((reference_dir / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def standin_weights_dir(tmp_path_factory: pytest.TempPathFactory, reference_dir: Path, manifest: dict) -> Path:
+    """A resources tree like the released one: fill-rule backbones (legacy format) + reference heads."""
+    import torch
+
+    root = tmp_path_factory.mktemp("weights")
+    shutil.copytree(reference_dir / "resources", root, dirs_exist_ok=True)
+    for network, rel in BACKBONE_FILES.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(fill_state_dict(manifest, network), path, _use_new_zipfile_serialization=False)
+    return root
