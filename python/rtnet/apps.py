@@ -1,0 +1,356 @@
+"""The four apps as data: which heads they run and which post-processors turn outputs into results.
+
+An app is an ``AppSpec`` (heads, smoothing, thresholds, which post-processors) and ``App`` runs the
+post-processors it names, in order, once per model step. Each post-processor adds its JSONL fields
+and its display line to the step's ``StepResult``; nothing here knows about windows or files.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from rtnet import CalorieAccumulator, RepCounter, Smoother
+from rtnet.errors import ConfigError
+from rtnet.labels import Labels
+from rtnet.resample import MODEL_FPS
+
+STEP_FRAMES = 4
+STEP_SECONDS = STEP_FRAMES / MODEL_FPS
+TOP_K = 5
+
+Gender = Literal["male", "female"] | None
+
+
+# Plausible ranges; they also keep the resting metabolic rate in the calorie formula positive,
+# which the MET correction divides by.
+PROFILE_LIMITS = {
+    "weight": (20.0, 350.0, "kg"),
+    "height": (100.0, 250.0, "cm"),
+    "age": (10.0, 110.0, "years"),
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The person whose calories are counted (gender None: unspecified)."""
+
+    weight: float = 70.0
+    height: float = 170.0
+    age: float = 30.0
+    gender: Gender = None
+
+    def validated(self) -> Profile:
+        for name, (low, high, unit) in PROFILE_LIMITS.items():
+            value = getattr(self, name)
+            if not math.isfinite(value) or not low <= value <= high:
+                raise ConfigError(
+                    f"invalid --{name} {value:g}: expected {low:g} to {high:g} {unit}"
+                )
+        if self.gender not in ("male", "female", None):
+            raise ConfigError(f"invalid --gender {self.gender!r}: expected male, female or other")
+        return self
+
+
+@dataclass
+class StepResult:
+    """Everything one model step produced, for every sink."""
+
+    step: int
+    time: float  # stream time at the end of the step, seconds
+    record: dict[str, Any]  # the JSONL object, in contract order
+    headline: str | None = None  # the displayed class (apps that display one)
+    lines: list[str] = field(default_factory=list)  # other display lines: calories, reps
+    ranking: list[tuple[str, float]] = field(default_factory=list)  # top-5 smoothed classes
+    smoothed: np.ndarray | None = None
+    shown: tuple[str, float] | None = None  # top class when it passes the display threshold
+    banner: str | None = None  # large text over the video (a fired gesture, while held)
+    fired: str | None = None  # gesture that fired at this step
+    calories: float | None = None
+    counts: dict[str, int] | None = None
+
+
+class PostProcessor(Protocol):
+    def update(self, outputs: Mapping[str, np.ndarray], result: StepResult) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+class Classification:
+    """Smoothed probabilities of a classifier head: JSONL ``probs``/``top``, the top-5 ranking."""
+
+    def __init__(
+        self, head: str, labels: Sequence[str], smoothing: int, display_threshold: float | None
+    ) -> None:
+        self.head = head
+        self.labels = tuple(labels)
+        self.display_threshold = display_threshold
+        self._smoother = Smoother(smoothing, len(self.labels))
+
+    def update(self, outputs: Mapping[str, np.ndarray], result: StepResult) -> None:
+        probs = np.asarray(outputs[self.head], dtype=np.float32)
+        smoothed = np.asarray(self._smoother.update(probs))
+        order = np.argsort(-smoothed, kind="stable")
+        top = int(order[0])
+        result.smoothed = smoothed
+        result.ranking = [(self.labels[i], float(smoothed[i])) for i in order[:TOP_K]]
+        result.record["probs"] = [float(p) for p in probs]
+        result.record["top"] = {"label": self.labels[top], "prob": float(smoothed[top])}
+        if self.display_threshold is None:
+            return
+        if smoothed[top] >= self.display_threshold:
+            result.shown = (self.labels[top], float(smoothed[top]))
+            result.headline = f"{self.labels[top]}  {smoothed[top]:.0%}"
+        else:
+            result.headline = "..."  # nothing confident enough to show
+
+    def reset(self) -> None:
+        self._smoother.reset()
+
+
+class CalorieTracker:
+    """MET head output -> calories burnt, with dt = stream time since the previous step."""
+
+    def __init__(self, profile: Profile, *, detailed: bool, smoothing_s: float = 12.0) -> None:
+        self.profile = profile
+        self.detailed = detailed
+        self.smoothing_s = smoothing_s
+        self._accumulator = self._new_accumulator()
+        self._last_time = 0.0
+
+    def _new_accumulator(self) -> CalorieAccumulator:
+        p = self.profile
+        return CalorieAccumulator(
+            weight=p.weight,
+            height=p.height,
+            age=p.age,
+            gender=p.gender,
+            smoothing=self.smoothing_s,
+            recovery_factor=60.0,
+        )
+
+    def update(self, outputs: Mapping[str, np.ndarray], result: StepResult) -> None:
+        met = float(np.asarray(outputs["met"]).reshape(-1)[0])
+        # Dropped clips (a camera falling behind) still count as time spent exercising.
+        dt = result.time - self._last_time
+        self._last_time = result.time
+        update = self._accumulator.update(met, dt)
+        result.calories = float(update.total_calories)
+        result.record["met"] = met
+        if self.detailed:
+            result.record["met_corrected"] = float(update.met_corrected)
+            result.lines.append(
+                f"MET live {update.met_live:.1f}   corrected {update.met_corrected:.1f}   "
+                f"{update.total_calories:.2f} kcal"
+            )
+        else:
+            result.lines.append(f"MET {update.met_live:.1f}   {update.total_calories:.2f} kcal")
+        result.record["calories"] = float(update.total_calories)
+
+    def reset(self) -> None:
+        self._accumulator = self._new_accumulator()
+        self._last_time = 0.0
+
+
+class RepCounting:
+    """Jumping jacks and squats counted from the rep head's position classes."""
+
+    def __init__(self, threshold: float) -> None:
+        self._counter = RepCounter(threshold)
+
+    def update(self, outputs: Mapping[str, np.ndarray], result: StepResult) -> None:
+        self._counter.update(np.asarray(outputs["reps"], dtype=np.float32))
+        counts = {k: int(v) for k, v in self._counter.counts.items()}
+        result.counts = counts
+        result.record["counts"] = counts
+        result.lines.append(
+            f"Jumping jacks {counts['jumping_jacks']}   Squats {counts['squats']}"
+        )
+
+    def reset(self) -> None:
+        self._counter.reset()
+
+
+class GestureEvents:
+    """A gesture "fires" when its smoothed probability passes its threshold; it is then held
+    (shown large) for ``hold_s`` seconds of stream time, during which nothing else fires."""
+
+    def __init__(
+        self, labels: Sequence[str], thresholds: Mapping[str, float], hold_s: float
+    ) -> None:
+        self.labels = tuple(labels)
+        self.thresholds = dict(thresholds)
+        self.hold_s = hold_s
+        self._held: str | None = None
+        self._held_until = 0.0
+
+    def update(self, outputs: Mapping[str, np.ndarray], result: StepResult) -> None:
+        assert result.smoothed is not None, "GestureEvents runs after Classification"
+        # Times are multiples of 0.25 s; the epsilon keeps float sums from shortening the hold.
+        if self._held is not None and result.time < self._held_until - 1e-9:
+            result.banner = self._held
+        else:
+            self._held = None
+            for index in np.argsort(-result.smoothed, kind="stable"):
+                label = self.labels[index]
+                threshold = self.thresholds.get(label)
+                if threshold is not None and result.smoothed[index] > threshold:
+                    self._held, self._held_until = label, result.time + self.hold_s
+                    result.fired = result.banner = label
+                    break
+        result.record["fired"] = result.fired
+
+    def reset(self) -> None:
+        self._held = None
+        self._held_until = 0.0
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """What distinguishes one app from another; everything else is shared."""
+
+    name: str
+    help: str
+    heads: tuple[str, ...]  # head kinds the network runs, see rtnet.models.build_head
+    classifier: str | None = None  # head whose probabilities are classified and reported
+    smoothing: int = 1  # classifier smoothing window, in model steps
+    display_threshold: float | None = None  # show the top class when its probability reaches this
+    calories: Literal["brief", "detailed"] | None = None
+    rep_threshold: float | None = None
+    gesture_hold_s: float | None = None
+    uses_profile: bool = False
+    time_per_class: bool = False  # summary: how long each displayed class was recognised
+
+    @property
+    def title(self) -> str:
+        return f"rtnet {self.name}"
+
+    @property
+    def display_lines(self) -> int:
+        """Lines of results under the title: headline, calories, reps (as the app has them)."""
+        return sum((
+            self.classifier is not None and self.display_threshold is not None,
+            self.calories is not None,
+            self.rep_threshold is not None,
+        ))
+
+
+FITNESS = AppSpec(
+    name="fitness",
+    help="recognise exercises and count the calories burnt",
+    heads=("fitness", "met"),
+    classifier="fitness",
+    smoothing=8,
+    display_threshold=0.5,
+    calories="brief",
+    uses_profile=True,
+    time_per_class=True,
+)
+CALORIES = AppSpec(
+    name="calories",
+    help="estimate MET and calories burnt (detailed display)",
+    heads=("met",),
+    calories="detailed",
+    uses_profile=True,
+)
+GESTURES = AppSpec(
+    name="gestures",
+    help="recognise 30 hand and head gestures",
+    heads=("gestures",),
+    classifier="gestures",
+    smoothing=4,
+    display_threshold=0.5,
+    gesture_hold_s=2.0,
+)
+REPS = AppSpec(
+    name="reps",
+    help="count jumping jacks and squats",
+    heads=("reps",),
+    classifier="reps",
+    smoothing=1,
+    rep_threshold=0.4,
+)
+APPS: dict[str, AppSpec] = {spec.name: spec for spec in (FITNESS, CALORIES, GESTURES, REPS)}
+
+
+def build_postprocessors(spec: AppSpec, labels: Labels, profile: Profile) -> list[PostProcessor]:
+    """The post-processors ``spec`` asks for, in the order their results depend on each other."""
+    chain: list[PostProcessor] = []
+    if spec.classifier is not None:
+        chain.append(
+            Classification(
+                spec.classifier,
+                labels.for_head(spec.classifier),  # type: ignore[arg-type]
+                spec.smoothing,
+                spec.display_threshold,
+            )
+        )
+    if spec.calories is not None:
+        chain.append(CalorieTracker(profile, detailed=spec.calories == "detailed"))
+    if spec.rep_threshold is not None:
+        chain.append(RepCounting(spec.rep_threshold))
+    if spec.gesture_hold_s is not None:
+        chain.append(
+            GestureEvents(labels.gestures, labels.gesture_event_thresholds, spec.gesture_hold_s)
+        )
+    return chain
+
+
+class App:
+    """A running app: network outputs of step ``k`` in, ``StepResult`` out."""
+
+    def __init__(self, spec: AppSpec, labels: Labels, profile: Profile | None = None) -> None:
+        self.spec = spec
+        self.postprocessors = build_postprocessors(spec, labels, profile or Profile())
+
+    def process(self, step: int, outputs: Mapping[str, np.ndarray]) -> StepResult:
+        time = STEP_SECONDS * (step + 1)
+        # Every record carries the contract's four base keys; apps without a classifier
+        # (calories) report no probabilities and no top class.
+        record: dict[str, Any] = {"step": step, "time": time, "probs": [], "top": None}
+        result = StepResult(step=step, time=time, record=record)
+        for postprocessor in self.postprocessors:
+            postprocessor.update(outputs, result)
+        return result
+
+    def reset(self) -> None:
+        for postprocessor in self.postprocessors:
+            postprocessor.reset()
+
+
+@dataclass
+class Summary:
+    """What a run amounted to, accumulated from its step results."""
+
+    duration: float = 0.0  # stream seconds covered by model steps
+    steps: int = 0
+    time_per_class: Counter[str] = field(default_factory=Counter)
+    calories: float | None = None
+    counts: dict[str, int] | None = None
+    fired: list[tuple[float, str]] | None = None  # (time, label); None: the app fires nothing
+    track_classes: bool = False
+
+    @classmethod
+    def for_app(cls, spec: AppSpec) -> Summary:
+        return cls(
+            track_classes=spec.time_per_class,
+            fired=[] if spec.gesture_hold_s is not None else None,
+        )
+
+    def add(self, result: StepResult) -> None:
+        self.steps += 1
+        step_time = result.time - self.duration
+        self.duration = result.time
+        if self.track_classes and result.shown is not None:
+            self.time_per_class[result.shown[0]] += step_time
+        if result.calories is not None:
+            self.calories = result.calories
+        if result.counts is not None:
+            self.counts = dict(result.counts)
+        if result.fired is not None and self.fired is not None:
+            self.fired.append((result.time, result.fired))

@@ -1,0 +1,249 @@
+"""The two SenseKit streaming backbones, each defined by one table of layers.
+
+A call takes (T, 3, 256, 256) float32 RGB frames in [0, 1], in time order, T a multiple of 4
+(16 fps), and returns (T/4, 1280, 8, 8) features; temporal state carries over between calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from rtnet.errors import ConfigError
+from rtnet.models.layers import ConvReLU, InvertedResidual, TemporalConv
+
+BackboneName = Literal["efficientnet", "mobilenet"]
+Precision = Literal["fp32", "bf16"]
+
+STEP = 4  # input frames per output frame (two temporal strides of 2)
+FEATURES = 1280
+
+
+@dataclass(frozen=True)
+class Conv:
+    """ConvReLU(in, out, k, stride)."""
+
+    in_channels: int
+    out_channels: int
+    kernel: int
+    stride: int = 1
+
+    def build(self) -> nn.Module:
+        return ConvReLU.spatial(self.in_channels, self.out_channels, self.kernel, self.stride)
+
+
+@dataclass(frozen=True)
+class IR:
+    """InvertedResidual(in, out, k, s, e, shift, tstride, sparse)."""
+
+    in_channels: int
+    out_channels: int
+    kernel: int = 3
+    stride: int = 1
+    expand: float = 6
+    shift: bool = False
+    tstride: bool = False
+    sparse: bool = False
+
+    def build(self) -> nn.Module:
+        return InvertedResidual(
+            self.in_channels,
+            self.out_channels,
+            self.kernel,
+            self.stride,
+            self.expand,
+            self.shift,
+            self.tstride,
+            self.sparse,
+        )
+
+
+Layer = Conv | IR
+
+# StridedInflatedMobileNetV2 ("simn"): sparse temporal shifts, k=3 everywhere.
+MOBILENET_V2: tuple[Layer, ...] = (
+    Conv(3, 32, 3, stride=2),
+    IR(32, 16, expand=1),
+    IR(16, 24, stride=2),
+    IR(24, 24, shift=True, sparse=True),
+    IR(24, 32, stride=2),
+    IR(32, 32, shift=True, tstride=True, sparse=True),
+    IR(32, 32),
+    IR(32, 64, stride=2),
+    IR(64, 64, shift=True, sparse=True),
+    IR(64, 64),
+    IR(64, 64, shift=True, tstride=True, sparse=True),
+    IR(64, 96),
+    IR(96, 96, shift=True, sparse=True),
+    IR(96, 96, shift=True, sparse=True),
+    IR(96, 160, stride=2),
+    IR(160, 160, shift=True, sparse=True),
+    IR(160, 160, shift=True, sparse=True),
+    IR(160, 320),
+    Conv(320, 1280, 1),
+)
+
+# StridedInflatedEfficientNet ("sien"): dense temporal convolutions, mixed 3x3/5x5 kernels.
+EFFICIENTNET: tuple[Layer, ...] = (
+    Conv(3, 32, 3, stride=2),
+    IR(32, 24, 3, expand=1),
+    IR(24, 32, 3, stride=2),
+    IR(32, 32, 3, shift=True),
+    IR(32, 32, 3),
+    IR(32, 32, 3),
+    IR(32, 56, 5, stride=2),
+    IR(56, 56, 5, shift=True, tstride=True),
+    IR(56, 56, 5),
+    IR(56, 56, 5),
+    IR(56, 112, 3, stride=2),
+    IR(112, 112, 3, shift=True),
+    IR(112, 112, 3),
+    IR(112, 112, 3),
+    IR(112, 112, 3, shift=True, tstride=True),
+    IR(112, 112, 3),
+    IR(112, 160, 5),
+    IR(160, 160, 5, shift=True),
+    IR(160, 160, 5),
+    IR(160, 160, 5),
+    IR(160, 160, 5, shift=True),
+    IR(160, 160, 5),
+    IR(160, 272, 5, stride=2),
+    IR(272, 272, 5, shift=True),
+    IR(272, 272, 5),
+    IR(272, 272, 5, shift=True),
+    *[IR(272, 272, 5)] * 4,
+    IR(272, 448, 3),
+    Conv(448, 1280, 1),
+)
+
+
+def bf16_supported(device: torch.device | str = "cpu") -> bool:
+    """Whether ``device`` computes bf16 natively; on a CPU that means avx512_bf16 or AMX (emulated
+    bf16 is slower than fp32)."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+class StreamingBackbone(nn.Module):
+    """A backbone built from a layer table; ``reset()`` starts a new stream.
+
+    ``fast`` (channels-last activations, preallocated temporal windows, inference mode) and
+    ``precision`` ('bf16' autocast) change how it computes, never what it computes.
+    """
+
+    def __init__(self, layers: Sequence[Layer]) -> None:
+        super().__init__()
+        self.cnn = nn.Sequential(*(layer.build() for layer in layers))
+        self.fast = False
+        self.precision: Precision = "fp32"
+
+    def temporal_layers(self) -> Iterator[TemporalConv]:
+        return (m for m in self.modules() if isinstance(m, TemporalConv))
+
+    def configure(self, *, fast: bool, precision: Precision) -> StreamingBackbone:
+        """Select the execution path; raises ConfigError for bf16 on a CPU without native bf16."""
+        if precision not in ("fp32", "bf16"):
+            raise ConfigError(f"unknown precision {precision!r}: use fp32 or bf16")
+        device = next(self.parameters()).device
+        if precision == "bf16" and not bf16_supported(device):
+            needs = (
+                "a CPU with native bf16 (avx512_bf16 or amx_bf16); this one has neither"
+                if device.type == "cpu"
+                else f"a {device.type} device with bf16 support; this one has none"
+            )
+            raise ConfigError(f"precision bf16 needs {needs}: use fp32")
+        self.fast, self.precision = fast, precision
+        self.to(memory_format=torch.channels_last if fast else torch.contiguous_format)
+        for layer in self.temporal_layers():
+            layer.preallocate = fast
+        self.reset()
+        return self
+
+    def reset(self) -> None:
+        """Clear the temporal state (a new video, or the camera restarted)."""
+        for layer in self.temporal_layers():
+            layer.reset()
+
+    def forward(self, frames: Tensor) -> Tensor:
+        if frames.dim() != 4 or frames.shape[1] != 3 or frames.shape[0] % STEP:
+            raise ValueError(
+                f"expected (T, 3, H, W) frames, T a multiple of {STEP}, got {tuple(frames.shape)}"
+            )
+        with self._context():
+            if self.fast:
+                frames = frames.contiguous(memory_format=torch.channels_last)
+            features: Tensor = self.cnn(frames)
+        return features.float().contiguous()
+
+    def _context(self) -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        # State must never record autograd history; inference mode also skips version counters.
+        stack.enter_context(torch.inference_mode() if self.fast else torch.no_grad())
+        if self.precision == "bf16":
+            device_type = next(self.parameters()).device.type
+            stack.enter_context(torch.autocast(device_type, dtype=torch.bfloat16))
+        return stack
+
+
+class StridedInflatedEfficientNet(StreamingBackbone):
+    """SenseKit's ``sien`` backbone."""
+
+    def __init__(self) -> None:
+        super().__init__(EFFICIENTNET)
+
+
+class StridedInflatedMobileNetV2(StreamingBackbone):
+    """SenseKit's ``simn`` backbone."""
+
+    def __init__(self) -> None:
+        super().__init__(MOBILENET_V2)
+
+
+BACKBONES: dict[str, type[StreamingBackbone]] = {
+    "efficientnet": StridedInflatedEfficientNet,
+    "mobilenet": StridedInflatedMobileNetV2,
+}
+
+
+@functools.cache
+def backbone_signature(name: BackboneName) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """State-dict keys and shapes a checkpoint of ``name`` must have (built without weights)."""
+    with torch.device("meta"):
+        model = BACKBONES[name]()
+    return tuple((key, tuple(value.shape)) for key, value in model.state_dict().items())
+
+
+def build_backbone(
+    name: BackboneName,
+    checkpoint: str | Path | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    precision: Precision = "fp32",
+    fast: bool = True,
+) -> StreamingBackbone:
+    """The backbone ``name`` in eval mode, with weights from ``checkpoint`` (untrained if None).
+
+    Loading is strict and every failure is a WeightsError naming the file.
+    """
+    if name not in BACKBONES:
+        raise ConfigError(f"unknown model {name!r}: use one of {', '.join(BACKBONES)}")
+    model = BACKBONES[name]()
+    if checkpoint is not None:
+        from rtnet.weights import load_checkpoint  # weights imports models for signatures
+
+        model.load_state_dict(load_checkpoint(Path(checkpoint), name), strict=True)
+    model.to(device)
+    model.eval()
+    return model.configure(fast=fast, precision=precision)

@@ -1,0 +1,211 @@
+"""Blocks of the streaming backbones: time runs along the batch axis, state carries over calls.
+
+Module nesting and parameter names follow the original SenseKit networks exactly, so that the
+released checkpoint files load strictly (``cnn.<i>.conv.<j>.0.weight`` and so on).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+# Temporal convolutions see 3 consecutive frames: the current one and the two before it.
+TEMPORAL_FOOTPRINT = 3
+
+
+class ConvReLU(nn.Sequential):
+    """A convolution (index 0, keys ``.0.weight/.0.bias``) followed by ReLU6."""
+
+    def __init__(self, conv: nn.Module) -> None:
+        super().__init__(conv, nn.ReLU6(inplace=True))
+
+    @classmethod
+    def spatial(
+        cls, in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1
+    ) -> ConvReLU:
+        """The common case: a Conv2d with bias and 'same'-style padding (k-1)//2."""
+        conv = nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel,
+            stride=stride,
+            padding=(kernel - 1) // 2,
+            groups=groups,
+        )
+        return cls(conv)
+
+
+class TemporalConv(nn.Module):
+    """A 1x1 convolution over a window of 3 frames (oldest first), streaming over calls.
+
+    Dense: frame i sees the channel concatenation [x[i], x[i+1], x[i+2]] (weight ``(out, 3*in)``).
+    Sparse: frame i (aligned with x[i+2]) takes channels [0, C/4) from x[i], [C/4, C/2) from x[i+1]
+    and [C/2, C) from x[i+2] (weight ``(out, in, 1, 1)``), a temporal shift.
+    ``x`` is the previous call's last ``3 - tstride`` input frames followed by this call's frames;
+    it yields one output frame per ``tstride`` input frames.
+
+    Two ways to keep the state, same numbers: ``preallocate=False`` concatenates state and input on
+    every call (the plain reference path); ``preallocate=True`` keeps one window buffer per layer,
+    copies the input into its tail and shifts the last frames to its head (no per-call allocation).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, tstride: int, sparse: bool) -> None:
+        super().__init__()
+        if tstride not in (1, 2):
+            raise ValueError(f"temporal stride must be 1 or 2, not {tstride}")
+        self.in_channels = in_channels
+        self.tstride = tstride
+        self.sparse = sparse
+        self.context = TEMPORAL_FOOTPRINT - tstride  # frames carried over to the next call
+        width = in_channels if sparse else TEMPORAL_FOOTPRINT * in_channels
+        self.weight = nn.Parameter(torch.empty(out_channels, width, 1, 1))
+        self.bias = nn.Parameter(torch.empty(out_channels))
+        self.preallocate = False
+        self._state: Tensor | None = None  # plain path: the last `context` frames
+        self._window: Tensor | None = None  # fast path: [state frames | current input]
+        self._init_parameters()
+
+    def _init_parameters(self) -> None:
+        # Same default initialisation as nn.Conv2d, for untrained use (benchmarks, tests).
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self) -> str:
+        kind = "sparse" if self.sparse else "dense"
+        return f"{self.in_channels}, {self.weight.shape[0]}, tstride={self.tstride}, {kind}"
+
+    def reset(self) -> None:
+        """Forget the past: the next call starts from zero frames, as at the start of a stream."""
+        self._state = None
+        self._window = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        window = self._fill_window(x) if self.preallocate else self._concat_window(x)
+        frames = self._shift(window) if self.sparse else self._stack(window)
+        out = F.conv2d(frames, self.weight, self.bias)
+        if self.preallocate:
+            self._carry_over(window)
+        return out
+
+    def _zeros(self, x: Tensor, frames: int) -> Tensor:
+        return torch.zeros((frames, *x.shape[1:]), dtype=x.dtype, device=x.device).contiguous(
+            memory_format=_memory_format(x)
+        )
+
+    def _concat_window(self, x: Tensor) -> Tensor:
+        state = self._state
+        if state is None or state.shape[1:] != x.shape[1:]:
+            state = self._zeros(x, self.context)
+        window = torch.cat([state.to(x.dtype), x])
+        self._state = window[-self.context :]
+        return window
+
+    def _fill_window(self, x: Tensor) -> Tensor:
+        size = self.context + x.shape[0]
+        window = self._window
+        if (
+            window is None
+            or window.shape[0] != size
+            or window.shape[1:] != x.shape[1:]
+            or window.dtype != x.dtype
+            or window.device != x.device
+        ):
+            # (Re)allocate, keeping the carried-over frames when only the call length changed.
+            fresh = self._zeros(x, size)
+            if window is not None and window.shape[1:] == x.shape[1:]:
+                fresh[: self.context].copy_(window[: self.context])
+            window = self._window = fresh
+        window[self.context :].copy_(x)
+        return window
+
+    def _carry_over(self, window: Tensor) -> None:
+        tail = window[-self.context :]
+        if window.shape[0] < 2 * self.context:  # head and tail overlap: copy via a temporary
+            tail = tail.clone()
+        window[: self.context].copy_(tail)
+
+    def _stack(self, window: Tensor) -> Tensor:
+        # Output i = [x[i], x[i+1], x[i+2]] for i = 0, t, 2t, ... (first window kept).
+        size, t = window.shape[0], self.tstride
+        return torch.cat(
+            [window[0 : size - 2 : t], window[1 : size - 1 : t], window[2:size:t]], dim=1
+        )
+
+    def _shift(self, window: Tensor) -> Tensor:
+        # Candidates are aligned with x[2..]; keep the last one and every t-th before it.
+        size, t = window.shape[0], self.tstride
+        candidates = size - 2
+        first = (candidates - 1) % t
+        quarter, half = self.in_channels // 4, self.in_channels // 2
+        return torch.cat(
+            [
+                window[first:candidates:t, :quarter],
+                window[first + 1 : candidates + 1 : t, quarter:half],
+                window[first + 2 : candidates + 2 : t, half:],
+            ],
+            dim=1,
+        )
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block (expand 1x1 -> depthwise kxk -> project 1x1), optionally temporal.
+
+    With ``shift`` the expansion is a temporal convolution (dense, or sparse with ``sparse``);
+    with ``tstride`` it halves the frame rate. The residual input is realigned in time with the
+    output frames: the last input frames, or with ``tstride`` those at positions -1, -3, -5, ...
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: int = 3,
+        stride: int = 1,
+        expand: float = 1,
+        shift: bool = False,
+        tstride: bool = False,
+        sparse: bool = False,
+    ) -> None:
+        super().__init__()
+        hidden = round(in_channels * expand)
+        temporal = shift and expand != 1
+        if (tstride or sparse) and not temporal:
+            raise ValueError("tstride/sparse need a temporal (shift) expansion")
+        self.time_stride = 2 if tstride else 1
+        layers: list[nn.Module] = []
+        if expand != 1:
+            expansion: nn.Module = (
+                TemporalConv(in_channels, hidden, self.time_stride, sparse)
+                if temporal
+                else nn.Conv2d(in_channels, hidden, 1)
+            )
+            layers.append(ConvReLU(expansion))
+        layers += [
+            ConvReLU.spatial(hidden, hidden, kernel, stride=stride, groups=hidden),
+            nn.Conv2d(hidden, out_channels, 1),
+        ]
+        self.conv = nn.Sequential(*layers)
+        self.residual = stride == 1 and in_channels == out_channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.conv(x)
+        if not self.residual:
+            return out
+        # Input frames aligned with the output frames: the last one and every t-th before it.
+        t, produced = self.time_stride, out.shape[0]
+        return out + x[x.shape[0] - 1 - t * (produced - 1) :: t]
+
+
+def _memory_format(x: Tensor) -> torch.memory_format:
+    """Buffers keep the layout of the activations (channels-last on the fast path)."""
+    if (
+        x.dim() == 4
+        and not x.is_contiguous()
+        and x.is_contiguous(memory_format=torch.channels_last)
+    ):
+        return torch.channels_last
+    return torch.contiguous_format

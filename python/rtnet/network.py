@@ -1,0 +1,48 @@
+"""The network an app runs: one streaming backbone feeding one or more heads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+# The SenseKit networks were trained on frames in OpenCV's channel order (BGR): the original
+# implementation only scales and transposes, and pipeline.npz is reproduced only that way.
+# FrameRing yields RGB (the reference README's preprocessing), so the channels are turned back here.
+NETWORK_CHANNEL_ORDER = "bgr"
+
+
+class Network:
+    """Backbone + heads: a (4,3,256,256) clip in, one output vector per head out.
+
+    The backbone keeps temporal state between calls, so clips must come in time order; call
+    ``reset`` before a new stream.
+    """
+
+    def __init__(
+        self, backbone: torch.nn.Module, heads: Mapping[str, torch.nn.Module], device: str = "cpu"
+    ) -> None:
+        self.backbone = backbone
+        self.heads = dict(heads)
+        self.device = torch.device(device)
+        self.input_order = NETWORK_CHANNEL_ORDER
+
+    def __call__(self, clip: np.ndarray) -> dict[str, np.ndarray]:
+        """Head outputs for one clip: probabilities (classes,) or MET (1,), as float32 numpy."""
+        # inference_mode is per thread, so it is entered here, in whichever thread infers.
+        with torch.inference_mode():
+            frames = torch.from_numpy(clip).to(self.device)
+            if self.input_order == "bgr":
+                frames = frames.flip(1)
+            features = self.backbone(frames)
+            outputs = {}
+            for kind, head in self.heads.items():
+                out = head(features).float().cpu().numpy()
+                outputs[kind] = out[-1]  # one clip of 4 frames -> one row
+        return outputs
+
+    def reset(self) -> None:
+        reset = getattr(self.backbone, "reset", None)
+        if reset is not None:
+            reset()

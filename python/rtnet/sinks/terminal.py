@@ -1,0 +1,121 @@
+"""The rich terminal UI: a live panel while running, a progress bar for files, a summary."""
+
+from __future__ import annotations
+
+import logging
+
+from rich.bar import Bar
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from rtnet.apps import StepResult, Summary
+from rtnet.sinks.base import RunStats, Sink
+
+log = logging.getLogger("rtnet")
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(seconds, 60)
+    return f"{int(minutes)}:{secs:05.2f}"
+
+
+class TerminalSink(Sink):
+    """Shows results as they come; on a non-interactive stream only events and the summary."""
+
+    def __init__(self, title: str, console: Console) -> None:
+        self.title = title
+        self.console = console
+        self._live: Live | None = None
+        self._progress: Progress | None = None
+        self._task: int | None = None
+        self._last: StepResult | None = None
+        self._stats: RunStats | None = None
+
+    def start(self, stats: RunStats) -> None:
+        self._stats = stats
+        if not self.console.is_terminal:
+            return
+        if stats.total_ticks:
+            self._progress = Progress(
+                TextColumn("frames"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
+            self._task = self._progress.add_task("frames", total=stats.total_ticks)
+        # get_renderable: the panel is rebuilt on each refresh, not on each step.
+        self._live = Live(
+            console=self.console, get_renderable=self._render, refresh_per_second=4,
+            redirect_stderr=False,
+        )
+        self._live.start()
+
+    def on_step(self, result: StepResult, stats: RunStats) -> None:
+        self._last, self._stats = result, stats
+        if result.fired is not None:
+            log.info("gesture fired at %s: %s", _clock(result.time), result.fired)
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=stats.ticks)
+
+    def _render(self) -> RenderableType:
+        result, stats = self._last, self._stats
+        rows: list[RenderableType] = []
+        if result is not None:
+            if result.ranking:
+                table = Table.grid(padding=(0, 1))
+                table.add_column(min_width=28, no_wrap=True)
+                table.add_column(width=30)
+                table.add_column(justify="right", width=5)
+                for label, prob in result.ranking:
+                    shown = result.shown is not None and result.shown[0] == label
+                    style = "bold green" if shown else ""
+                    table.add_row(f"[{style}]{label}[/]" if style else label,
+                                  Bar(size=1.0, begin=0.0, end=prob, color="green"),
+                                  f"{prob:.0%}")
+                rows.append(table)
+            if not result.ranking and result.headline:
+                rows.append(result.headline)
+            rows.extend(result.lines)
+            if result.banner:
+                rows.append(f"[bold yellow]{result.banner}[/]")
+            rows.append(f"[dim]stream {_clock(result.time)}[/]")
+        else:
+            rows.append("[dim]waiting for the first clip...[/]")
+        if stats is not None:
+            rows.append(f"[dim]{stats.status_line()}  dropped clips {stats.dropped_clips}[/]")
+        panel = Panel(Group(*rows), title=self.title, border_style="blue")
+        return Group(panel, self._progress) if self._progress is not None else panel
+
+    def close(self, summary: Summary, stats: RunStats) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+        self.console.print(summary_table(summary, stats, self.title))
+
+
+def summary_table(summary: Summary, stats: RunStats, title: str) -> Table:
+    table = Table(title=f"{title}: summary" + (" (interrupted)" if stats.interrupted else ""),
+                  show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("source", stats.source)
+    table.add_row("duration", f"{_clock(summary.duration)} of video in {_clock(stats.wall_s)}")
+    table.add_row("frames", f"{stats.ticks} at 16 fps, {stats.steps} model steps")
+    if stats.live:
+        table.add_row("dropped clips", str(stats.dropped_clips))
+    for label, seconds in summary.time_per_class.most_common():
+        table.add_row(label, _clock(seconds))
+    if summary.calories is not None:
+        table.add_row("calories", f"{summary.calories:.2f} kcal")
+    if summary.counts is not None:
+        for name, count in summary.counts.items():
+            table.add_row(name.replace("_", " "), str(count))
+    if summary.fired is not None:
+        fired = ", ".join(f"{label} ({_clock(t)})" for t, label in summary.fired) or "none"
+        table.add_row("gestures fired", fired)
+    return table

@@ -1,0 +1,495 @@
+"""``rtnet train DATASET``: features per video (cached), a temporal head trained on them (and
+optionally the last backbone layers), early stopping on validation accuracy, a checkpoint folder
+and a report with per-class accuracy and the confusion matrix."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rtnet.errors import ConfigError
+from rtnet.models.backbones import STEP
+from rtnet.models.layers import TemporalConv
+from rtnet.resample import MODEL_FPS
+from rtnet.training.backbones import BACKBONE_NAMES, BackboneChoice, choose_backbone
+from rtnet.training.classifier import Checkpoint, ClassifierConfig, write_checkpoint
+from rtnet.training.dataset import Dataset, Split, discover
+from rtnet.training.features import Extracted, Extractor, FeatureCache, Skipped, extract_all
+from rtnet.training.head import HeadConfig, TemporalHead
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from rtnet.models.backbones import StreamingBackbone
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    dataset: Path
+    backbone: str | None = None  # None: a SenseKit backbone if present, else lite0
+    version: str | None = None
+    weights_dir: Path | None = None
+    finetune_layers: int = 0
+    epochs: int = 100
+    patience: int = 25  # epochs without a better validation accuracy before stopping
+    name: str | None = None  # checkpoint folder name; default: the backbone's
+    head: HeadConfig = field(default_factory=HeadConfig)
+    videos_per_batch: int = 4
+    learning_rate: float = 1e-3
+    finetune_learning_rate: float = 1e-4
+    weight_decay: float = 1e-2
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Window-level results on one split: one window = ``steps`` consecutive model steps."""
+
+    accuracy: float
+    loss: float
+    confusion: np.ndarray  # [true, predicted] window counts
+    video_accuracy: float  # each video classified by its mean window probabilities
+
+    def per_class(self) -> np.ndarray:
+        totals = self.confusion.sum(axis=1)
+        return np.divide(
+            np.diag(self.confusion), totals, out=np.zeros(len(totals)), where=totals > 0
+        )
+
+    def better_than(self, other: Evaluation | None) -> bool:
+        if other is None:
+            return True
+        return (self.accuracy, -self.loss) > (other.accuracy, -other.loss)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    checkpoint: Path
+    labels: tuple[str, ...]
+    choice: BackboneChoice
+    valid: Evaluation
+    train_accuracy: float
+    window_s: float  # stream time one window covers
+    best_epoch: int
+    epochs_run: int
+    extracted: int
+    reused: int
+    skipped: tuple[Skipped, ...]
+
+
+@dataclass
+class _Split:
+    """The videos of one split as tensors: what the trainable part of the network gets."""
+
+    inputs: list[Tensor]
+    targets: list[int]
+
+    @classmethod
+    def of(cls, items: Sequence[Extracted], labels: Sequence[str], pool: int | None) -> _Split:
+        inputs = []
+        for item in items:
+            x = torch.from_numpy(item.features)
+            # Head only: pool once here (the head pools first anyway), 4x less memory.
+            inputs.append(F.adaptive_avg_pool2d(x, pool) if pool is not None else x)
+        return cls(inputs, [labels.index(item.video.label) for item in items])
+
+
+class _Model(nn.Module):
+    """The trainable part: the last backbone layers (maybe none) and the temporal head."""
+
+    def __init__(self, layers: nn.Module | None, head: TemporalHead) -> None:
+        super().__init__()
+        self.layers = layers
+        self.head = head
+
+    def step_features(self, video: Tensor) -> Tensor:
+        if self.layers is None:
+            return video
+        for module in self.layers.modules():
+            if isinstance(module, TemporalConv):
+                module.reset()  # each video is a stream of its own
+        out: Tensor = self.layers(video)
+        return out
+
+    def forward(self, videos: Sequence[Tensor]) -> tuple[Tensor, list[int]]:
+        """Logits of every window of every video, and how many windows each video has."""
+        steps = self.head.config.steps
+        windows, counts = [], []
+        for video in videos:
+            features = self.step_features(video)
+            count = features.shape[0] - steps + 1
+            windows.append(features.unfold(0, steps, 1).permute(0, 4, 1, 2, 3))
+            counts.append(count)
+        return self.head(torch.cat(windows)), counts
+
+
+def _evaluate(model: _Model, split: _Split, num_classes: int) -> Evaluation:
+    model.eval()
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    losses, videos_right = [], 0
+    with torch.no_grad():
+        for video, target in zip(split.inputs, split.targets, strict=True):
+            logits, _ = model([video])
+            targets = torch.full((logits.shape[0],), target)
+            losses.append(F.cross_entropy(logits, targets, reduction="sum").item())
+            np.add.at(confusion, (target, logits.argmax(dim=1).numpy()), 1)
+            videos_right += int(torch.softmax(logits, 1).mean(0).argmax().item() == target)
+    windows = int(confusion.sum())
+    return Evaluation(
+        accuracy=float(np.trace(confusion) / windows),
+        loss=float(sum(losses) / windows),
+        confusion=confusion,
+        video_accuracy=videos_right / len(split.inputs),
+    )
+
+
+def _class_weights(split: _Split, steps: int, num_classes: int) -> Tensor:
+    """Balances classes with more or longer videos (counted in windows)."""
+    counts = np.zeros(num_classes)
+    for video, target in zip(split.inputs, split.targets, strict=True):
+        counts[target] += video.shape[0] - steps + 1
+    return torch.tensor(counts.sum() / (num_classes * np.maximum(counts, 1)), dtype=torch.float32)
+
+
+def _layer_state(backbone: StreamingBackbone, first: int) -> dict[str, Tensor]:
+    prefixes = tuple(f"cnn.{i}." for i in range(first, len(backbone.cnn)))
+    return {
+        k: v.detach().clone() for k, v in backbone.state_dict().items() if k.startswith(prefixes)
+    }
+
+
+class Trainer:
+    """One training run; the console receives progress bars and the final report."""
+
+    def __init__(self, options: TrainOptions, console: Console) -> None:
+        self.options = options
+        self.console = console
+
+    def run(self) -> TrainResult:
+        options = self.options
+        if options.epochs < 1:
+            raise ConfigError(f"invalid --epochs {options.epochs}: expected 1 or more")
+        if options.finetune_layers < 0:
+            raise ConfigError(
+                f"invalid --finetune-layers {options.finetune_layers}: expected 0 or more"
+            )
+        dataset = discover(options.dataset)
+        choice = choose_backbone(options.backbone, options.version, options.weights_dir)
+        name = options.name or choice.key
+        if not name or Path(name).name != name or name.startswith("."):
+            raise ConfigError(f"invalid --name {name!r}: expected a plain folder name")
+        torch.manual_seed(options.seed)
+        backbone = choice.build(fast=True)
+        depth = len(backbone.cnn)
+        if options.finetune_layers > depth:
+            raise ConfigError(
+                f"invalid --finetune-layers {options.finetune_layers}: the {choice.label} "
+                f"backbone has {depth} layers"
+            )
+        self.console.print(
+            f"Dataset {dataset.root}: {len(dataset.labels)} classes, "
+            f"{len(dataset.videos['train'])} training and {len(dataset.videos['valid'])} "
+            f"validation videos; backbone {choice.label}"
+        )
+        extractor = Extractor(choice, backbone, depth - options.finetune_layers)
+        items, skipped, extracted, reused = self._features(dataset, extractor)
+        splits = {
+            split: _Split.of(
+                items[split],
+                dataset.labels,
+                options.head.grid if options.finetune_layers == 0 else None,
+            )
+            for split in ("train", "valid")
+        }
+        self._check_usable(dataset, items, skipped)
+
+        layers = None
+        if options.finetune_layers:
+            backbone.configure(fast=False, precision="fp32")  # autograd needs the plain path
+            layers = backbone.cnn[extractor.layers :]
+            layers.requires_grad_(True)
+        model = _Model(layers, TemporalHead(len(dataset.labels), options.head))
+        best, best_epoch, epochs_run = self._fit(model, splits, len(dataset.labels))
+        model.load_state_dict(best)
+        valid = _evaluate(model, splits["valid"], len(dataset.labels))
+        train_eval = _evaluate(model, splits["train"], len(dataset.labels))
+
+        metrics: dict[str, Any] = {
+            "valid_accuracy": valid.accuracy,
+            "valid_video_accuracy": valid.video_accuracy,
+            "valid_loss": valid.loss,
+            "train_accuracy": train_eval.accuracy,
+            "per_class_accuracy": dict(
+                zip(dataset.labels, map(float, valid.per_class()), strict=True)
+            ),
+            "confusion": valid.confusion.tolist(),
+            "best_epoch": best_epoch,
+            "epochs_run": epochs_run,
+        }
+        config = ClassifierConfig(
+            backbone=choice.name,
+            version=choice.version,
+            head=options.head,
+            finetune_layers=options.finetune_layers,
+            metrics=metrics,
+            extra={
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                    timespec="seconds"
+                ),
+                "dataset": {
+                    "path": str(dataset.root),
+                    "train_videos": len(items["train"]),
+                    "valid_videos": len(items["valid"]),
+                    "skipped": [{"video": s.video.name, "reason": s.reason} for s in skipped],
+                },
+            },
+        )
+        folder = write_checkpoint(
+            Checkpoint(
+                folder=dataset.root / "checkpoints" / name,
+                labels=dataset.labels,
+                config=config,
+                head_state=model.head.state_dict(),
+                backbone_state=_layer_state(backbone, extractor.layers)
+                if options.finetune_layers
+                else {},
+            )
+        )
+        result = TrainResult(
+            checkpoint=folder,
+            labels=dataset.labels,
+            choice=choice,
+            valid=valid,
+            train_accuracy=train_eval.accuracy,
+            window_s=options.head.steps * STEP / MODEL_FPS,
+            best_epoch=best_epoch,
+            epochs_run=epochs_run,
+            extracted=extracted,
+            reused=reused,
+            skipped=tuple(skipped),
+        )
+        print_report(result, self.console)
+        return result
+
+    def _features(
+        self, dataset: Dataset, extractor: Extractor
+    ) -> tuple[dict[Split, list[Extracted]], list[Skipped], int, int]:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        cache = FeatureCache(dataset.root, extractor)
+        items: dict[Split, list[Extracted]] = {}
+        skipped: list[Skipped] = []
+        videos = [v for split in ("train", "valid") for v in dataset.videos[split]]  # type: ignore[index]
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        ) as progress:
+            task = progress.add_task("Extracting features", total=len(videos))
+
+            def advance(video: object, cached: bool) -> None:
+                progress.advance(task)
+
+            for split in ("train", "valid"):
+                done, missed = extract_all(
+                    dataset.videos[split],  # type: ignore[index]
+                    cache,
+                    self.options.head.steps,
+                    on_progress=advance,
+                )
+                items[split] = done  # type: ignore[index]
+                skipped += missed
+        for item in skipped:
+            self.console.print(f"[yellow]warning:[/] skipped {item.video.name}: {item.reason}")
+        reused = sum(item.cached for split in items.values() for item in split)
+        extracted = sum(len(split) for split in items.values()) - reused
+        return items, skipped, extracted, reused
+
+    @staticmethod
+    def _check_usable(
+        dataset: Dataset, items: dict[Split, list[Extracted]], skipped: list[Skipped]
+    ) -> None:
+        for split in ("train", "valid"):
+            for label in dataset.labels:
+                if not any(item.video.label == label for item in items[split]):  # type: ignore[index]
+                    reasons = [s.reason for s in skipped if s.video.label == label]
+                    raise ConfigError(
+                        f"class {label!r} has no usable videos in videos_{split}: every one was "
+                        f"skipped ({'; '.join(sorted(set(reasons)))})"
+                    )
+
+    def _fit(
+        self, model: _Model, splits: dict[str, _Split], num_classes: int
+    ) -> tuple[dict[str, Tensor], int, int]:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+        options = self.options
+        train = splits["train"]
+        groups: list[dict[str, Any]] = [
+            {"params": list(model.head.parameters()), "lr": options.learning_rate}
+        ]
+        if model.layers is not None:
+            groups.append(
+                {"params": list(model.layers.parameters()), "lr": options.finetune_learning_rate}
+            )
+        optimizer = torch.optim.AdamW(groups, weight_decay=options.weight_decay)
+        weights = _class_weights(train, options.head.steps, num_classes)
+        rng = np.random.default_rng(options.seed)
+        best_eval: Evaluation | None = None
+        best_state = copy.deepcopy(model.state_dict())
+        best_epoch = epochs_run = 0
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            "{task.fields[status]}",
+            console=self.console,
+        ) as progress:
+            task = progress.add_task("Training", total=options.epochs, status="")
+            for epoch in range(1, options.epochs + 1):
+                model.train()
+                order = rng.permutation(len(train.inputs))
+                for start in range(0, len(order), options.videos_per_batch):
+                    batch = order[start : start + options.videos_per_batch]
+                    logits, counts = model([train.inputs[i] for i in batch])
+                    targets = torch.cat(
+                        [
+                            torch.full((n,), train.targets[i])
+                            for i, n in zip(batch, counts, strict=True)
+                        ]
+                    )
+                    loss = F.cross_entropy(logits, targets, weight=weights)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                evaluation = _evaluate(model, splits["valid"], num_classes)
+                epochs_run = epoch
+                if evaluation.better_than(best_eval):
+                    best_eval, best_epoch = evaluation, epoch
+                    best_state = copy.deepcopy(model.state_dict())
+                assert best_eval is not None
+                progress.update(
+                    task,
+                    advance=1,
+                    status=f"valid {evaluation.accuracy:.0%}  best {best_eval.accuracy:.0%} "
+                    f"(epoch {best_epoch})",
+                )
+                # Early stop: validation accuracy stopped improving (or cannot improve).
+                if epoch - best_epoch >= options.patience or (
+                    best_eval.accuracy == 1.0 and epoch - best_epoch >= options.patience // 5
+                ):
+                    break
+        return best_state, best_epoch, epochs_run
+
+
+def print_report(result: TrainResult, console: Console) -> None:
+    """Per-class accuracy, the confusion matrix and what happened to the videos."""
+    from rich.table import Table
+
+    labels = result.labels
+    valid = result.valid
+    per_class = Table(title="Validation accuracy per class")
+    per_class.add_column("class")
+    per_class.add_column("windows", justify="right")
+    per_class.add_column("accuracy", justify="right")
+    totals = valid.confusion.sum(axis=1)
+    for label, total, accuracy in zip(labels, totals, valid.per_class(), strict=True):
+        colour = "green" if accuracy >= 0.9 else "yellow" if accuracy >= 0.6 else "red"
+        per_class.add_row(label, str(total), f"[{colour}]{accuracy:.0%}[/]")
+    console.print(per_class)
+    matrix = Table(title="Confusion matrix (rows: true class, columns: predicted)")
+    matrix.add_column("true \\ predicted")
+    for label in labels:
+        matrix.add_column(label, justify="right")
+    for i, label in enumerate(labels):
+        cells = [
+            f"[bold]{n}[/]" if i == j else (f"[red]{n}[/]" if n else "[dim]0[/]")
+            for j, n in enumerate(valid.confusion[i])
+        ]
+        matrix.add_row(label, *cells)
+    console.print(matrix)
+    console.print(
+        f"Validation accuracy {valid.accuracy:.1%} ({int(valid.confusion.sum())} windows of "
+        f"{result.window_s:g} s), per video "
+        f"{valid.video_accuracy:.1%}; training accuracy {result.train_accuracy:.1%}; best epoch "
+        f"{result.best_epoch} of {result.epochs_run}"
+    )
+    console.print(
+        f"Features: {result.extracted} videos extracted, {result.reused} reused from the cache"
+        + (f", {len(result.skipped)} skipped" if result.skipped else "")
+    )
+    for item in result.skipped:
+        console.print(f"  [yellow]skipped[/] {item.video.name}: {item.reason}")
+    console.print(
+        f"Saved [bold]{result.checkpoint}[/]  ->  rtnet run --classifier {result.checkpoint}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``rtnet train``."""
+    parser.add_argument(
+        "dataset", metavar="DATASET", help="folder with videos_train/<class>/ and videos_valid/"
+    )
+    parser.add_argument(
+        "--backbone",
+        choices=BACKBONE_NAMES,
+        help="feature extractor (default: a SenseKit backbone if its weights are found, "
+        "else the built-in lite0)",
+    )
+    parser.add_argument("--version", choices=("pro", "lite"), help="SenseKit weights version")
+    parser.add_argument("--weights-dir", metavar="DIR", help="folder holding the SenseKit weights")
+    parser.add_argument(
+        "--finetune-layers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also train the last N backbone layers (default: 0, the head only)",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=TrainOptions.epochs, metavar="E",
+        help=f"most epochs to train (default: {TrainOptions.epochs}; stops early when "
+        "validation accuracy stops improving)",
+    )
+    parser.add_argument(
+        "--name", metavar="NAME",
+        help="checkpoint folder under DATASET/checkpoints (default: the backbone name)",
+    )
+    parser.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads")
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """``rtnet train``: returns the exit status."""
+    from rich.console import Console
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"invalid --threads {args.threads}: expected 1 or more")
+        torch.set_num_threads(args.threads)
+    options = TrainOptions(
+        dataset=Path(args.dataset),
+        backbone=args.backbone,
+        version=args.version,
+        weights_dir=Path(args.weights_dir) if args.weights_dir else None,
+        finetune_layers=args.finetune_layers,
+        epochs=args.epochs,
+        name=args.name,
+    )
+    Trainer(options, Console()).run()  # the report goes to stdout, progress included
+    return 0

@@ -1,0 +1,339 @@
+//! Frame preprocessing: letterbox a BGR frame to a black-padded square, resize it to 256x256
+//! exactly as OpenCV's `cv2.resize(..., interpolation=INTER_LINEAR)` does on uint8, and write it
+//! as the network input (RGB, scaled to [0, 1], channel-first float32).
+//!
+//! The padded square is never built: padding pixels are a virtual black border, which is exact
+//! because a black tap contributes nothing to OpenCV's fixed-point sums.
+
+use numpy::ndarray::{ArrayView3, Axis};
+
+use crate::error::ArgumentError;
+
+/// Side of the square frame the networks see.
+pub const SIZE: usize = 256;
+/// Colour channels of a frame (BGR in, RGB out).
+pub const CHANNELS: usize = 3;
+/// Values in one preprocessed frame, (3, 256, 256).
+pub const FRAME_LEN: usize = CHANNELS * SIZE * SIZE;
+
+/// OpenCV's INTER_RESIZE_COEF_BITS: interpolation weights are 11-bit fixed point.
+const COEF_SCALE: f32 = (1 << 11) as f32;
+/// One output row of the resized frame, BGR interleaved.
+const ROW_LEN: usize = SIZE * CHANNELS;
+
+/// v / 255 for every uint8 value, computed in float64 then rounded to float32 like the NumPy path.
+static UNIT_SCALE: [f32; 256] = {
+    let mut table = [0.0f32; 256];
+    let mut v = 0;
+    while v < 256 {
+        table[v] = (v as f64 / 255.0) as f32;
+        v += 1;
+    }
+    table
+};
+
+/// One output coordinate of the bilinear resize: two source indices and their 11-bit weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tap {
+    index: [usize; 2],
+    weight: [i32; 2],
+}
+
+/// OpenCV's per-axis interpolation table for resizing `src` samples to `SIZE`.
+///
+/// Positions map pixel centres (`(d + 0.5) * scale - 0.5`, rounded to f32 as OpenCV does).
+/// Along x, OpenCV clamps the position itself at the borders (weight 1 on the edge pixel);
+/// along y it only clamps the row indices and keeps the fractional weights.
+fn axis_taps(src: usize, clamp_position: bool) -> Vec<Tap> {
+    let scale = 1.0 / (SIZE as f64 / src as f64);
+    let last = src as i64 - 1;
+    (0..SIZE)
+        .map(|d| {
+            let position = ((d as f64 + 0.5) * scale - 0.5) as f32;
+            let mut start = position.floor() as i64;
+            let mut fraction = position - start as f32;
+            if clamp_position && start < 0 {
+                start = 0;
+                fraction = 0.0;
+            }
+            if clamp_position && start >= last {
+                start = last;
+                fraction = 0.0;
+            }
+            Tap {
+                index: [
+                    start.clamp(0, last) as usize,
+                    (start + 1).clamp(0, last) as usize,
+                ],
+                weight: [
+                    ((1.0 - fraction) * COEF_SCALE).round_ties_even() as i32,
+                    (fraction * COEF_SCALE).round_ties_even() as i32,
+                ],
+            }
+        })
+        .collect()
+}
+
+/// Maps a row of the padded square to the frame, or `None` inside the black border.
+fn unpad(index: usize, pad_before: usize, len: usize) -> Option<usize> {
+    index.checked_sub(pad_before).filter(|&i| i < len)
+}
+
+/// A column tap on a *framed* row: the frame row with one black pixel added on each side, so
+/// that both source pixels of every tap are adjacent (bytes `offset..offset + 6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ColumnTap {
+    offset: usize,
+    weight: [i32; 2],
+}
+
+/// Column taps for a frame `width` pixels wide, centred in a square with `pad_left` black
+/// columns before it. Taps wholly on the black border get weight 0.
+fn column_taps(side: usize, pad_left: usize, width: usize) -> Vec<ColumnTap> {
+    axis_taps(side, true)
+        .into_iter()
+        .map(|tap| {
+            // Framed column of the first source pixel: 0 and width + 1 are the black pixels.
+            // Along x the second pixel is always the next one, or has weight 0 (clamped edge).
+            match (tap.index[0] + 1).checked_sub(pad_left).filter(|&x| x <= width) {
+                Some(framed) => ColumnTap { offset: framed * CHANNELS, weight: tap.weight },
+                None => ColumnTap { offset: 0, weight: [0, 0] },
+            }
+        })
+        .collect()
+}
+
+/// Horizontal pass of one framed row (`(width + 2) * 3` bytes, BGR) into 256 * 3 fixed-point
+/// sums.
+fn resize_row(framed_row: &[u8], taps: &[ColumnTap], out: &mut [i32]) {
+    for (tap, sums) in taps.iter().zip(out.chunks_exact_mut(CHANNELS)) {
+        let pixels = &framed_row[tap.offset..tap.offset + 2 * CHANNELS];
+        for (c, sum) in sums.iter_mut().enumerate() {
+            *sum = i32::from(pixels[c]) * tap.weight[0]
+                + i32::from(pixels[c + CHANNELS]) * tap.weight[1];
+        }
+    }
+}
+
+/// Vertical pass: blends two horizontally resized rows into one output row.
+///
+/// This is OpenCV's SIMD kernel (`VResizeLinearVec_32s8u`), which drops 4 low bits and keeps the
+/// high half of a 16-bit multiply; it, not the scalar formula, produces every pixel of a 3-channel
+/// 256-wide output because 768 is a multiple of every SIMD width.
+fn blend_rows(upper: &[i32], lower: &[i32], weight: [i32; 2], out: &mut [u8]) {
+    for ((value, &a), &b) in out.iter_mut().zip(upper).zip(lower) {
+        let sum = (((a >> 4) * weight[0]) >> 16) + (((b >> 4) * weight[1]) >> 16);
+        *value = ((sum + 2) >> 2).clamp(0, 255) as u8;
+    }
+}
+
+/// Horizontally resized source rows, cached by padded-square row index (OpenCV keeps two too).
+struct RowCache<'a> {
+    frame: ArrayView3<'a, u8>,
+    pad_top: usize,
+    taps: Vec<ColumnTap>,
+    /// The row being resized, framed by a black pixel on each side.
+    framed_row: Vec<u8>,
+    keys: [Option<usize>; 2],
+    rows: [Vec<i32>; 2],
+}
+
+impl<'a> RowCache<'a> {
+    /// Ensures `slot` holds padded row `key`, taking it from the other slot when it is there.
+    fn load(&mut self, slot: usize, key: usize) {
+        if self.keys[slot] == Some(key) {
+            return;
+        }
+        if self.keys[1 - slot] == Some(key) {
+            self.keys.swap(0, 1);
+            self.rows.swap(0, 1);
+            return;
+        }
+        self.keys[slot] = Some(key);
+        let out = &mut self.rows[slot];
+        match unpad(key, self.pad_top, self.frame.len_of(Axis(0))) {
+            None => out.fill(0),
+            Some(y) => {
+                let row = self.frame.index_axis(Axis(0), y);
+                let len = self.framed_row.len();
+                let inner = &mut self.framed_row[CHANNELS..len - CHANNELS];
+                match row.as_slice() {
+                    Some(bytes) => inner.copy_from_slice(bytes),
+                    None => inner.iter_mut().zip(row.iter()).for_each(|(o, &v)| *o = v),
+                }
+                resize_row(&self.framed_row, &self.taps, out);
+            }
+        }
+    }
+}
+
+/// Checks that `frame` is a non-empty (H, W, 3) image.
+pub fn check_frame(frame: &ArrayView3<'_, u8>) -> Result<(), ArgumentError> {
+    match frame.shape() {
+        &[height, width, CHANNELS] if height > 0 && width > 0 => Ok(()),
+        shape => Err(ArgumentError::new(format!(
+            "frame must have shape (H, W, 3) with H, W >= 1, got {shape:?}"
+        ))),
+    }
+}
+
+/// Letterboxes and resizes `frame` (BGR, any strides), handing each 256x256 output row
+/// (BGR interleaved, `dy` from the top) to `sink`.
+fn letterbox_rows(
+    frame: ArrayView3<'_, u8>,
+    mut sink: impl FnMut(usize, &[u8]),
+) -> Result<(), ArgumentError> {
+    check_frame(&frame)?;
+    let (height, width) = (frame.len_of(Axis(0)), frame.len_of(Axis(1)));
+    let side = height.max(width);
+    let (pad_top, pad_left) = ((side - height) / 2, (side - width) / 2);
+
+    let mut cache = RowCache {
+        frame,
+        pad_top,
+        taps: column_taps(side, pad_left, width),
+        framed_row: vec![0; (width + 2) * CHANNELS],
+        keys: [None, None],
+        rows: [vec![0; ROW_LEN], vec![0; ROW_LEN]],
+    };
+    let mut out_row = [0u8; ROW_LEN];
+    for (dy, tap) in axis_taps(side, false).into_iter().enumerate() {
+        cache.load(0, tap.index[0]);
+        let lower = if tap.index[1] == tap.index[0] {
+            0
+        } else {
+            cache.load(1, tap.index[1]);
+            1
+        };
+        blend_rows(&cache.rows[0], &cache.rows[lower], tap.weight, &mut out_row);
+        sink(dy, &out_row);
+    }
+    Ok(())
+}
+
+/// The 256x256 BGR uint8 frame the model sees before scaling, as (256, 256, 3) row-major bytes.
+pub fn letterbox(frame: ArrayView3<'_, u8>) -> Result<Vec<u8>, ArgumentError> {
+    let mut out = vec![0u8; SIZE * ROW_LEN];
+    letterbox_rows(frame, |dy, row| {
+        out[dy * ROW_LEN..(dy + 1) * ROW_LEN].copy_from_slice(row)
+    })?;
+    Ok(out)
+}
+
+/// Preprocesses `frame` into `out` (`FRAME_LEN` values): RGB, scaled to [0, 1], channel-first.
+/// On error `out` is left untouched.
+pub fn preprocess_into(frame: ArrayView3<'_, u8>, out: &mut [f32]) -> Result<(), ArgumentError> {
+    debug_assert_eq!(out.len(), FRAME_LEN);
+    let (red, rest) = out.split_at_mut(SIZE * SIZE);
+    let (green, blue) = rest.split_at_mut(SIZE * SIZE);
+    letterbox_rows(frame, |dy, row| {
+        let span = dy * SIZE..(dy + 1) * SIZE;
+        let planes = red[span.clone()]
+            .iter_mut()
+            .zip(&mut green[span.clone()])
+            .zip(&mut blue[span]);
+        for (((r, g), b), bgr) in planes.zip(row.chunks_exact(CHANNELS)) {
+            *b = UNIT_SCALE[usize::from(bgr[0])];
+            *g = UNIT_SCALE[usize::from(bgr[1])];
+            *r = UNIT_SCALE[usize::from(bgr[2])];
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use numpy::ndarray::{s, Array3};
+
+    /// A deterministic test pattern (the same formula generated the OpenCV figures below).
+    fn pattern(height: usize, width: usize) -> Array3<u8> {
+        Array3::from_shape_fn((height, width, 3), |(y, x, c)| {
+            ((y * 53 + x * 29 + c * 97 + y * x * 7) % 256) as u8
+        })
+    }
+
+    /// (sum, position-weighted sum) of a letterboxed frame, to compare with OpenCV's figures.
+    fn checksums(out: &[u8]) -> (u64, u64) {
+        out.iter()
+            .enumerate()
+            .fold((0, 0), |(sum, weighted), (i, &v)| {
+                (
+                    sum + u64::from(v),
+                    weighted + (i as u64 % 251) * u64::from(v),
+                )
+            })
+    }
+
+    #[test]
+    fn matches_opencv_letterbox_and_resize() {
+        // cv2.resize(cv2.copyMakeBorder(pattern, ...), (256, 256), interpolation=INTER_LINEAR)
+        let expected = [
+            ((5, 7), (17506228, 2188185060)),
+            ((300, 200), (16645299, 2080184251)),
+            ((480, 640), (18745600, 2342954111)),
+            ((1, 1), (19070976, 2383236650)),
+            ((256, 256), (25001984, 3122830530)),
+            ((512, 384), (18784256, 2349968596)),
+        ];
+        for ((height, width), sums) in expected {
+            let out = letterbox(pattern(height, width).view()).unwrap();
+            assert_eq!(checksums(&out), sums, "{height}x{width}");
+        }
+    }
+
+    #[test]
+    fn same_size_square_is_unchanged() {
+        let frame = pattern(SIZE, SIZE);
+        assert_eq!(letterbox(frame.view()).unwrap(), frame.as_slice().unwrap());
+    }
+
+    #[test]
+    fn strided_and_reversed_views_match_their_copies() {
+        let frame = pattern(97, 301);
+        for view in [
+            frame.slice(s![..;-1, .., ..]),
+            frame.slice(s![.., ..;2, ..]),
+            frame.slice(s![10..60;3, ..;-3, ..;-1]),
+        ] {
+            let copy = view.to_owned();
+            assert_eq!(letterbox(view).unwrap(), letterbox(copy.view()).unwrap());
+        }
+    }
+
+    #[test]
+    fn padding_is_black_and_centred() {
+        // A white 100x300 frame: top pad int((300 - 100) / 2) = 100 rows of 300 -> rows < ~85 black.
+        let frame = Array3::from_elem((100, 300, 3), 255u8);
+        let out = letterbox(frame.view()).unwrap();
+        let row = |dy: usize| &out[dy * ROW_LEN..(dy + 1) * ROW_LEN];
+        assert!(row(0).iter().all(|&v| v == 0));
+        assert!(row(255).iter().all(|&v| v == 0));
+        assert!(row(128).iter().all(|&v| v == 255));
+    }
+
+    #[test]
+    fn preprocess_is_rgb_channel_first_unit_scale() {
+        let frame = pattern(120, 160);
+        let bgr = letterbox(frame.view()).unwrap();
+        let mut out = vec![f32::NAN; FRAME_LEN];
+        preprocess_into(frame.view(), &mut out).unwrap();
+        for (i, pixel) in bgr.chunks_exact(3).enumerate() {
+            for (rgb_channel, &value) in pixel.iter().rev().enumerate() {
+                assert_eq!(
+                    out[rgb_channel * SIZE * SIZE + i],
+                    (f64::from(value) / 255.0) as f32
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_empty_and_non_bgr_frames() {
+        for shape in [(0, 5, 3), (5, 0, 3), (4, 4, 4), (4, 4, 1)] {
+            let frame = Array3::<u8>::zeros(shape);
+            let mut out = vec![0.5f32; FRAME_LEN];
+            assert!(preprocess_into(frame.view(), &mut out).is_err());
+            assert!(out.iter().all(|&v| v == 0.5));
+        }
+    }
+}

@@ -1,0 +1,289 @@
+"""Sources and the 16 fps resampler: files by timestamps, cameras live, errors in one line."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from rtnet.errors import SourceError
+from rtnet.resample import Tick, TickResampler
+from rtnet.sources import CameraSource, VideoFileSource, open_source
+
+
+def read_frames(path: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def write_lossless(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    """FFV1 in Matroska: lossless, so the frames read back bit-exact."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), fps, (width, height))
+    assert writer.isOpened()
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def indexed_frames(n: int, size: tuple[int, int] = (48, 64)) -> list[np.ndarray]:
+    """Frames that say which they are: frame i is filled with i (and a gradient)."""
+    frames = []
+    for i in range(n):
+        frame = np.full((*size, 3), i % 256, np.uint8)
+        frame[0, :, 1] = np.arange(size[1], dtype=np.uint8)
+        frames.append(frame)
+    return frames
+
+
+def ids(ticks: list[Tick]) -> list[int]:
+    return [int(t.frame[1, 1, 0]) for t in ticks]
+
+
+def run_resampler(fps: float, n_frames: int, *, round_ms: bool = True) -> list[Tick]:
+    resampler = TickResampler()
+    ticks: list[Tick] = []
+    for i, frame in enumerate(indexed_frames(n_frames)):
+        timestamp = i / fps
+        if round_ms:  # containers keep milliseconds
+            timestamp = round(timestamp * 1000) / 1000
+        ticks += resampler.push(frame, timestamp)
+    return ticks + resampler.finish_after_last(1 / fps)
+
+
+class TestTickResampler:
+    def test_16fps_keeps_every_frame(self) -> None:
+        ticks = run_resampler(16, 64)
+        assert ids(ticks) == list(range(64))
+        assert [t.index for t in ticks] == list(range(64))
+        assert ticks[5].time == 5 / 16
+
+    def test_32fps_keeps_even_frames(self) -> None:
+        assert ids(run_resampler(32, 128)) == list(range(0, 128, 2))
+
+    def test_12fps_repeats_the_latest_frame(self) -> None:
+        # Tick k at k/16 s takes frame floor(k * 12 / 16): 0 0 1 2 3 3 4 5 6 6 ...
+        ticks = run_resampler(12, 48)
+        assert ids(ticks) == [k * 12 // 16 for k in range(64)]
+        assert ids(ticks)[:8] == [0, 0, 1, 2, 3, 3, 4, 5]
+
+    def test_exact_timestamps_work_too(self) -> None:
+        assert ids(run_resampler(16, 20, round_ms=False)) == list(range(20))
+        assert ids(run_resampler(12, 12, round_ms=False)) == [k * 12 // 16 for k in range(16)]
+
+    def test_ticks_settle_only_when_a_later_frame_arrives(self) -> None:
+        resampler = TickResampler()
+        frames = indexed_frames(3)
+        assert resampler.push(frames[0], 10.0) == []  # the origin: tick 0 may still change
+        assert ids(resampler.push(frames[1], 10.0625)) == [0]
+        assert ids(resampler.push(frames[2], 10.125)) == [1]
+        assert ids(resampler.finish(0.25)) == [2, 2]  # the last frame lasts until 0.25 s
+        assert resampler.ticks_emitted == 4
+
+    def test_gaps_repeat_the_frame_before_them(self) -> None:
+        resampler = TickResampler()
+        frames = indexed_frames(2)
+        resampler.push(frames[0], 0.0)
+        assert ids(resampler.push(frames[1], 0.5)) == [0] * 8
+
+    def test_backwards_timestamps_do_not_reorder(self) -> None:
+        resampler = TickResampler()
+        frames = indexed_frames(3)
+        resampler.push(frames[0], 1.0)
+        resampler.push(frames[1], 0.5)  # broken container
+        ticks = resampler.push(frames[2], 1.125)
+        assert ids(ticks) == [1, 1]
+
+    def test_nothing_pushed_nothing_out(self) -> None:
+        assert TickResampler().finish(10.0) == []
+
+    def test_rate_must_be_positive(self) -> None:
+        with pytest.raises(ValueError):
+            TickResampler(rate=0)
+
+
+@pytest.fixture(scope="module")
+def video_frames(reference_dir: Path) -> list[np.ndarray]:
+    return read_frames(reference_dir / "video.mkv")
+
+
+def test_lossless_files_round_trip(tmp_path: Path, video_frames: list[np.ndarray]) -> None:
+    path = write_lossless(tmp_path / "copy.mkv", video_frames[:8], 16)
+    back = read_frames(path)
+    assert len(back) == 8
+    assert all(np.array_equal(a, b) for a, b in zip(back, video_frames[:8], strict=True))
+
+
+class TestVideoFileSource:
+    def test_reference_video_gives_every_frame(
+        self, reference_dir: Path, video_frames: list[np.ndarray]
+    ) -> None:
+        source = VideoFileSource(reference_dir / "video.mkv")
+        assert not source.live
+        assert source.total_ticks == 64
+        assert source.frame_size == (640, 480)
+        ticks = list(source.ticks(threading.Event()))
+        source.close()
+        assert len(ticks) == 64
+        assert all(np.array_equal(t.frame, video_frames[t.index]) for t in ticks)
+
+    def test_32fps_file_keeps_every_other_frame(self, tmp_path: Path) -> None:
+        frames = indexed_frames(64)
+        source = VideoFileSource(write_lossless(tmp_path / "f32.mkv", frames, 32))
+        assert ids(list(source.ticks(threading.Event()))) == list(range(0, 64, 2))
+
+    def test_12fps_file_repeats_frames(self, tmp_path: Path) -> None:
+        frames = indexed_frames(24)
+        source = VideoFileSource(write_lossless(tmp_path / "f12.mkv", frames, 12))
+        assert source.total_ticks == 32
+        assert ids(list(source.ticks(threading.Event()))) == [k * 12 // 16 for k in range(32)]
+
+    def test_mirror_flips_left_right(self, reference_dir: Path, video_frames: list[np.ndarray]) -> None:
+        source = VideoFileSource(reference_dir / "video.mkv", mirror=True)
+        first = next(iter(source.ticks(threading.Event())))
+        source.close()
+        assert np.array_equal(first.frame, video_frames[0][:, ::-1])
+
+    def test_stop_ends_the_stream(self, reference_dir: Path) -> None:
+        stop = threading.Event()
+        source = VideoFileSource(reference_dir / "video.mkv")
+        seen = 0
+        for _ in source.ticks(stop):
+            seen += 1
+            if seen == 5:
+                stop.set()
+        assert seen == 5
+
+    def test_realtime_paces_ticks(self, tmp_path: Path) -> None:
+        import time
+
+        source = VideoFileSource(write_lossless(tmp_path / "short.mkv", indexed_frames(8), 16),
+                                 realtime=True)
+        assert source.live
+        started = time.monotonic()
+        ticks = list(source.ticks(threading.Event()))
+        assert len(ticks) == 8
+        assert time.monotonic() - started >= 7 / 16 - 0.02
+
+    def test_missing(self, tmp_path: Path) -> None:
+        with pytest.raises(SourceError, match=r"video file not found: .*nope\.mp4"):
+            VideoFileSource(tmp_path / "nope.mp4")
+
+    def test_directory(self, tmp_path: Path) -> None:
+        with pytest.raises(SourceError, match="is a directory"):
+            VideoFileSource(tmp_path)
+
+    def test_empty(self, tmp_path: Path) -> None:
+        path = tmp_path / "empty.mp4"
+        path.touch()
+        with pytest.raises(SourceError, match=r"empty\.mp4 is empty"):
+            VideoFileSource(path)
+
+    def test_not_a_video(self, tmp_path: Path) -> None:
+        path = tmp_path / "noise.mkv"
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, np.uint8).tobytes())
+        with pytest.raises(SourceError, match=r"noise\.mkv"):
+            VideoFileSource(path)
+
+    def test_truncated_video(self, tmp_path: Path, reference_dir: Path) -> None:
+        path = tmp_path / "cut.mkv"
+        path.write_bytes((reference_dir / "video.mkv").read_bytes()[:300])
+        with pytest.raises(SourceError, match=r"cut\.mkv"):
+            VideoFileSource(path)
+
+
+class FakeCamera:
+    """Stands in for cv2.VideoCapture(camera_id): frames from a list, timestamps from a clock."""
+
+    def __init__(self, frames: list[np.ndarray], clock: list[float], fps: float) -> None:
+        self.frames = frames
+        self.clock = clock
+        self.fps = fps
+        self.released = False
+
+    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+        return bool(self.frames)
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if not self.frames:
+            return False, None
+        self.clock[0] += 1 / self.fps
+        return True, self.frames.pop(0)
+
+    def get(self, prop: int) -> float:
+        return 0.0
+
+    def release(self) -> None:
+        self.released = True
+
+
+class TestCameraSource:
+    def test_live_ticks_from_the_clock(self) -> None:
+        clock = [100.0]
+        camera = FakeCamera(indexed_frames(30), clock, fps=30)
+        source = CameraSource(3, mirror=False, open_capture=lambda _: camera,
+                              clock=lambda: clock[0])
+        assert source.live and source.total_ticks is None
+        stop = threading.Event()
+        ticks = []
+        with pytest.raises(SourceError, match="camera 3 stopped delivering frames"):
+            for tick in source.ticks(stop):
+                ticks.append(tick)
+        # 30 fps -> 16 fps: frame floor(k * 30 / 16) for each tick before the last frame.
+        assert ids(ticks) == [int(k * 30 / 16 + 1e-9) for k in range(len(ticks))]
+        assert len(ticks) >= 14
+        source.close()
+        assert camera.released
+
+    def test_mirrored_by_default(self) -> None:
+        clock = [0.0]
+        frames = indexed_frames(4)
+        camera = FakeCamera([f.copy() for f in frames], clock, fps=16)
+        source = CameraSource(0, open_capture=lambda _: camera, clock=lambda: clock[0])
+        first = next(iter(source.ticks(threading.Event())))
+        assert np.array_equal(first.frame, frames[0][:, ::-1])
+
+    def test_stop(self) -> None:
+        clock = [0.0]
+        camera = FakeCamera(indexed_frames(100), clock, fps=16)
+        source = CameraSource(0, open_capture=lambda _: camera, clock=lambda: clock[0])
+        stop = threading.Event()
+        for tick in source.ticks(stop):
+            if tick.index == 3:
+                stop.set()
+        assert len(camera.frames) > 80
+
+    def test_camera_that_does_not_open_names_its_id(self) -> None:
+        # No such device: OpenCV's own capture fails to open it.
+        with pytest.raises(SourceError, match=r"^camera 97 could not be opened"):
+            CameraSource(97)
+
+    def test_camera_without_frames(self) -> None:
+        class Silent(FakeCamera):
+            def isOpened(self) -> bool:  # noqa: N802
+                return True
+
+        camera = Silent([], [0.0], 16)
+        with pytest.raises(SourceError, match="camera 2 opened but delivers no frames"):
+            CameraSource(2, open_capture=lambda _: camera)
+        assert camera.released
+
+
+def test_open_source_defaults(reference_dir: Path) -> None:
+    source = open_source(path_in=reference_dir / "video.mkv", camera_id=0, mirror=None,
+                         realtime=False)
+    assert isinstance(source, VideoFileSource) and not source.mirror and not source.live
+    source.close()
+    with pytest.raises(SourceError, match="camera 98"):
+        open_source(path_in=None, camera_id=98, mirror=None, realtime=False)
