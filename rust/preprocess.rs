@@ -3,7 +3,8 @@
 //! as the network input (RGB, scaled to [0, 1], channel-first float32).
 //!
 //! The padded square is never built: padding pixels are a virtual black border, which is exact
-//! because a black tap contributes nothing to OpenCV's fixed-point sums.
+//! because a black pixel contributes nothing to OpenCV's fixed-point sums. Rows are processed
+//! channel-planar, so every arithmetic loop runs over contiguous values and vectorizes.
 
 use numpy::ndarray::{ArrayView3, Axis};
 
@@ -18,19 +19,8 @@ pub const FRAME_LEN: usize = CHANNELS * SIZE * SIZE;
 
 /// OpenCV's INTER_RESIZE_COEF_BITS: interpolation weights are 11-bit fixed point.
 const COEF_SCALE: f32 = (1 << 11) as f32;
-/// One output row of the resized frame, BGR interleaved.
+/// One output row of the resized frame: 3 channel planes of 256 values, in BGR order.
 const ROW_LEN: usize = SIZE * CHANNELS;
-
-/// v / 255 for every uint8 value, computed in float64 then rounded to float32 like the NumPy path.
-static UNIT_SCALE: [f32; 256] = {
-    let mut table = [0.0f32; 256];
-    let mut v = 0;
-    while v < 256 {
-        table[v] = (v as f64 / 255.0) as f32;
-        v += 1;
-    }
-    table
-};
 
 /// One output coordinate of the bilinear resize: two source indices and their 11-bit weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,40 +69,72 @@ fn unpad(index: usize, pad_before: usize, len: usize) -> Option<usize> {
     index.checked_sub(pad_before).filter(|&i| i < len)
 }
 
-/// A column tap on a *framed* row: the frame row with one black pixel added on each side, so
-/// that both source pixels of every tap are adjacent (bytes `offset..offset + 6`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ColumnTap {
-    offset: usize,
-    weight: [i32; 2],
+/// The horizontal pass: resizes a frame row (BGR interleaved) into 3 planes of 256 fixed-point
+/// sums, as a gather of source pixel pairs followed by a multiply-add that vectorizes.
+struct HorizontalPass {
+    /// Per output column: byte offset of a pair of adjacent pixels, both inside the row.
+    offsets: [usize; SIZE],
+    /// Per output column: weights of the first and second pixel of the pair.
+    weights: [[i32; SIZE]; 2],
+    /// Per output column: the pair's 6 bytes (BGR BGR), copied as one 8-byte word where the row
+    /// has 2 bytes to spare after the pair (all but the last column or two).
+    pairs: [[u8; 8]; SIZE],
 }
 
-/// Column taps for a frame `width` pixels wide, centred in a square with `pad_left` black
-/// columns before it. Taps wholly on the black border get weight 0.
-fn column_taps(side: usize, pad_left: usize, width: usize) -> Vec<ColumnTap> {
-    axis_taps(side, true)
-        .into_iter()
-        .map(|tap| {
-            // Framed column of the first source pixel: 0 and width + 1 are the black pixels.
-            // Along x the second pixel is always the next one, or has weight 0 (clamped edge).
-            match (tap.index[0] + 1).checked_sub(pad_left).filter(|&x| x <= width) {
-                Some(framed) => ColumnTap { offset: framed * CHANNELS, weight: tap.weight },
-                None => ColumnTap { offset: 0, weight: [0, 0] },
+impl HorizontalPass {
+    /// Taps for frame rows of `width` pixels centred in a square of `side` with `pad_left`
+    /// black columns before them. Rows must hold at least 2 pixels (`row_pixels(width)`).
+    fn new(side: usize, pad_left: usize, width: usize) -> Self {
+        let last_pair = row_pixels(width) as i64 - 2;
+        let (mut offsets, mut weights) = ([0; SIZE], [[0; SIZE]; 2]);
+        for (column, tap) in axis_taps(side, true).into_iter().enumerate() {
+            // Read the pair starting at `first`, moved inside the row; each tap pixel keeps
+            // its weight at its place in the pair, and black pixels (outside the frame) drop out.
+            let x = tap.index[0] as i64 - pad_left as i64;
+            let first = x.clamp(0, last_pair);
+            let mut pair = [0; 2];
+            for (k, weight) in tap.weight.into_iter().enumerate() {
+                let pixel = x + k as i64;
+                if (0..width as i64).contains(&pixel) {
+                    pair[(pixel - first) as usize] += weight;
+                }
             }
-        })
-        .collect()
-}
-
-/// Horizontal pass of one framed row (`(width + 2) * 3` bytes, BGR) into 256 * 3 fixed-point
-/// sums.
-fn resize_row(framed_row: &[u8], taps: &[ColumnTap], out: &mut [i32]) {
-    for (tap, sums) in taps.iter().zip(out.chunks_exact_mut(CHANNELS)) {
-        let pixels = &framed_row[tap.offset..tap.offset + 2 * CHANNELS];
-        for (c, sum) in sums.iter_mut().enumerate() {
-            *sum = i32::from(pixels[c]) * tap.weight[0]
-                + i32::from(pixels[c + CHANNELS]) * tap.weight[1];
+            offsets[column] = first as usize * CHANNELS;
+            (weights[0][column], weights[1][column]) = (pair[0], pair[1]);
+        }
+        Self {
+            offsets,
+            weights,
+            pairs: [[0; 8]; SIZE],
         }
     }
+
+    /// Resizes one row (`row_pixels(width) * 3` bytes) into 3 planes of 256 fixed-point sums.
+    #[inline(always)]
+    fn run(&mut self, row: &[u8], out: &mut [i32]) {
+        for (pair, &offset) in self.pairs.iter_mut().zip(&self.offsets) {
+            match row.get(offset..offset + 8) {
+                Some(bytes) => pair.copy_from_slice(bytes),
+                None => pair[..2 * CHANNELS].copy_from_slice(&row[offset..offset + 2 * CHANNELS]),
+            }
+        }
+        let [first_weights, second_weights] = &self.weights;
+        for (c, plane) in out.chunks_exact_mut(SIZE).enumerate() {
+            let taps = self
+                .pairs
+                .iter()
+                .zip(first_weights.iter().zip(second_weights));
+            for (sum, (pair, (&wa, &wb))) in plane.iter_mut().zip(taps) {
+                *sum = i32::from(pair[c]) * wa + i32::from(pair[CHANNELS + c]) * wb;
+            }
+        }
+    }
+}
+
+/// Pixels in a row as the horizontal pass reads it: a 1-pixel frame gets a black second pixel
+/// (the column after the frame is black padding or beyond the square, where weights are 0).
+fn row_pixels(width: usize) -> usize {
+    width.max(2)
 }
 
 /// Vertical pass: blends two horizontally resized rows into one output row.
@@ -120,6 +142,7 @@ fn resize_row(framed_row: &[u8], taps: &[ColumnTap], out: &mut [i32]) {
 /// This is OpenCV's SIMD kernel (`VResizeLinearVec_32s8u`), which drops 4 low bits and keeps the
 /// high half of a 16-bit multiply; it, not the scalar formula, produces every pixel of a 3-channel
 /// 256-wide output because 768 is a multiple of every SIMD width.
+#[inline(always)]
 fn blend_rows(upper: &[i32], lower: &[i32], weight: [i32; 2], out: &mut [u8]) {
     for ((value, &a), &b) in out.iter_mut().zip(upper).zip(lower) {
         let sum = (((a >> 4) * weight[0]) >> 16) + (((b >> 4) * weight[1]) >> 16);
@@ -131,15 +154,16 @@ fn blend_rows(upper: &[i32], lower: &[i32], weight: [i32; 2], out: &mut [u8]) {
 struct RowCache<'a> {
     frame: ArrayView3<'a, u8>,
     pad_top: usize,
-    taps: Vec<ColumnTap>,
-    /// The row being resized, framed by a black pixel on each side.
-    framed_row: Vec<u8>,
+    horizontal: HorizontalPass,
+    /// Copy of a frame row that is strided, or too narrow for the horizontal pass.
+    row_copy: Vec<u8>,
     keys: [Option<usize>; 2],
     rows: [Vec<i32>; 2],
 }
 
-impl<'a> RowCache<'a> {
+impl RowCache<'_> {
     /// Ensures `slot` holds padded row `key`, taking it from the other slot when it is there.
+    #[inline(always)]
     fn load(&mut self, slot: usize, key: usize) {
         if self.keys[slot] == Some(key) {
             return;
@@ -151,17 +175,19 @@ impl<'a> RowCache<'a> {
         }
         self.keys[slot] = Some(key);
         let out = &mut self.rows[slot];
-        match unpad(key, self.pad_top, self.frame.len_of(Axis(0))) {
-            None => out.fill(0),
-            Some(y) => {
-                let row = self.frame.index_axis(Axis(0), y);
-                let len = self.framed_row.len();
-                let inner = &mut self.framed_row[CHANNELS..len - CHANNELS];
-                match row.as_slice() {
-                    Some(bytes) => inner.copy_from_slice(bytes),
-                    None => inner.iter_mut().zip(row.iter()).for_each(|(o, &v)| *o = v),
-                }
-                resize_row(&self.framed_row, &self.taps, out);
+        let Some(y) = unpad(key, self.pad_top, self.frame.len_of(Axis(0))) else {
+            out.fill(0);
+            return;
+        };
+        let row = self.frame.index_axis(Axis(0), y);
+        match row.as_slice() {
+            Some(bytes) if bytes.len() == self.row_copy.len() => self.horizontal.run(bytes, out),
+            _ => {
+                self.row_copy
+                    .iter_mut()
+                    .zip(row.iter())
+                    .for_each(|(o, &v)| *o = v);
+                self.horizontal.run(&self.row_copy, out);
             }
         }
     }
@@ -177,22 +203,45 @@ pub fn check_frame(frame: &ArrayView3<'_, u8>) -> Result<(), ArgumentError> {
     }
 }
 
-/// Letterboxes and resizes `frame` (BGR, any strides), handing each 256x256 output row
-/// (BGR interleaved, `dy` from the top) to `sink`.
+/// Letterboxes and resizes `frame` (BGR, any strides), handing each output row to `sink`
+/// as (`dy` from the top, 3 planes of 256 values in BGR order).
 fn letterbox_rows(
     frame: ArrayView3<'_, u8>,
-    mut sink: impl FnMut(usize, &[u8]),
+    sink: impl FnMut(usize, &[u8]),
 ) -> Result<(), ArgumentError> {
     check_frame(&frame)?;
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { resize_rows_avx2(frame, sink) };
+        return Ok(());
+    }
+    resize_rows(frame, sink);
+    Ok(())
+}
+
+/// `resize_rows` compiled for AVX2, where its loops vectorize 8 lanes wide (about 2x faster than
+/// the SSE2 baseline the wheel is built for).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn resize_rows_avx2(frame: ArrayView3<'_, u8>, sink: impl FnMut(usize, &[u8])) {
+    resize_rows(frame, sink);
+}
+
+/// The body of `letterbox_rows` for a checked frame; inlined into each instruction-set variant.
+#[inline(always)]
+fn resize_rows(frame: ArrayView3<'_, u8>, mut sink: impl FnMut(usize, &[u8])) {
     let (height, width) = (frame.len_of(Axis(0)), frame.len_of(Axis(1)));
     let side = height.max(width);
     let (pad_top, pad_left) = ((side - height) / 2, (side - width) / 2);
-
     let mut cache = RowCache {
         frame,
         pad_top,
-        taps: column_taps(side, pad_left, width),
-        framed_row: vec![0; (width + 2) * CHANNELS],
+        horizontal: HorizontalPass::new(side, pad_left, width),
+        row_copy: vec![0; row_pixels(width) * CHANNELS],
         keys: [None, None],
         rows: [vec![0; ROW_LEN], vec![0; ROW_LEN]],
     };
@@ -208,14 +257,18 @@ fn letterbox_rows(
         blend_rows(&cache.rows[0], &cache.rows[lower], tap.weight, &mut out_row);
         sink(dy, &out_row);
     }
-    Ok(())
 }
 
 /// The 256x256 BGR uint8 frame the model sees before scaling, as (256, 256, 3) row-major bytes.
 pub fn letterbox(frame: ArrayView3<'_, u8>) -> Result<Vec<u8>, ArgumentError> {
     let mut out = vec![0u8; SIZE * ROW_LEN];
-    letterbox_rows(frame, |dy, row| {
-        out[dy * ROW_LEN..(dy + 1) * ROW_LEN].copy_from_slice(row)
+    letterbox_rows(frame, |dy, planes| {
+        let pixels = out[dy * ROW_LEN..(dy + 1) * ROW_LEN].chunks_exact_mut(CHANNELS);
+        for (x, pixel) in pixels.enumerate() {
+            for (c, value) in pixel.iter_mut().enumerate() {
+                *value = planes[c * SIZE + x];
+            }
+        }
     })?;
     Ok(out)
 }
@@ -224,18 +277,17 @@ pub fn letterbox(frame: ArrayView3<'_, u8>) -> Result<Vec<u8>, ArgumentError> {
 /// On error `out` is left untouched.
 pub fn preprocess_into(frame: ArrayView3<'_, u8>, out: &mut [f32]) -> Result<(), ArgumentError> {
     debug_assert_eq!(out.len(), FRAME_LEN);
-    let (red, rest) = out.split_at_mut(SIZE * SIZE);
-    let (green, blue) = rest.split_at_mut(SIZE * SIZE);
-    letterbox_rows(frame, |dy, row| {
-        let span = dy * SIZE..(dy + 1) * SIZE;
-        let planes = red[span.clone()]
+    let mut rgb_planes: Vec<&mut [f32]> = out.chunks_exact_mut(SIZE * SIZE).collect();
+    letterbox_rows(frame, |dy, bgr_planes| {
+        let rows = rgb_planes
             .iter_mut()
-            .zip(&mut green[span.clone()])
-            .zip(&mut blue[span]);
-        for (((r, g), b), bgr) in planes.zip(row.chunks_exact(CHANNELS)) {
-            *b = UNIT_SCALE[usize::from(bgr[0])];
-            *g = UNIT_SCALE[usize::from(bgr[1])];
-            *r = UNIT_SCALE[usize::from(bgr[2])];
+            .rev()
+            .map(|plane| &mut plane[dy * SIZE..][..SIZE]);
+        for (row, values) in rows.zip(bgr_planes.chunks_exact(SIZE)) {
+            // f32 division is exactly (v as f64 / 255) as f32 for every uint8 (see the tests).
+            row.iter_mut()
+                .zip(values)
+                .for_each(|(o, &v)| *o = f32::from(v) / 255.0);
         }
     })
 }
@@ -278,6 +330,25 @@ mod tests {
         for ((height, width), sums) in expected {
             let out = letterbox(pattern(height, width).view()).unwrap();
             assert_eq!(checksums(&out), sums, "{height}x{width}");
+        }
+    }
+
+    #[test]
+    fn unit_scale_matches_the_float64_numpy_path() {
+        for v in 0..=255u8 {
+            assert_eq!(f32::from(v) / 255.0, (f64::from(v) / 255.0) as f32);
+        }
+    }
+
+    #[test]
+    fn baseline_and_simd_builds_agree() {
+        // On an AVX2 machine `letterbox` runs the AVX2 build; check the plain one against it.
+        for (height, width) in [(480, 640), (5, 7), (97, 301)] {
+            let frame = pattern(height, width);
+            let (mut simd, mut baseline) = (vec![], vec![]);
+            letterbox_rows(frame.view(), |_, row| simd.extend_from_slice(row)).unwrap();
+            resize_rows(frame.view(), |_, row| baseline.extend_from_slice(row));
+            assert_eq!(simd, baseline);
         }
     }
 

@@ -6,6 +6,7 @@ by several tests through module-scoped fixtures.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
+from engine_helpers import read_video, write_lossless
 from rtnet.apps import FITNESS, GESTURES
 from rtnet.cli import main
 from rtnet.overlay import Overlay
@@ -34,8 +36,20 @@ def run_app(workdir: Path, standin_weights_dir: Path) -> RunApp:
 
     def run(app: str, video: Path, *extra: str, name: str | None = None) -> list[dict]:
         out = workdir / f"{name or app}.jsonl"
-        code = main([app, "--path-in", str(video), "--no-window", "--quiet", "--jsonl", str(out),
-                     "--weights-dir", str(standin_weights_dir), *extra])
+        code = main(
+            [
+                app,
+                "--path-in",
+                str(video),
+                "--no-window",
+                "--quiet",
+                "--jsonl",
+                str(out),
+                "--weights-dir",
+                str(standin_weights_dir),
+                *extra,
+            ]
+        )
         assert code == 0
         text = out.read_text()
         assert text.endswith("\n")
@@ -59,40 +73,22 @@ def video_frames(reference_dir: Path) -> list[np.ndarray]:
     return read_video(reference_dir / "video.mkv")
 
 
-def read_video(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
-
-
-def write_lossless(path: Path, frames: list[np.ndarray], fps: float) -> Path:
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), fps, (width, height))
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    back = read_video(path)  # lossless: it must read back exactly
-    assert len(back) == len(frames)
-    assert all(np.array_equal(a, b) for a, b in zip(back, frames, strict=True))
-    return path
-
-
 @pytest.fixture(scope="module")
 def gestures_run(run_app: RunApp, reference_dir: Path, workdir: Path) -> list[dict]:
-    return run_app("gestures", reference_dir / "video.mkv", "--path-out",
-                   str(workdir / "gestures.mkv"))
+    return run_app(
+        "gestures", reference_dir / "video.mkv", "--path-out", str(workdir / "gestures.mkv")
+    )
 
 
 @pytest.fixture(scope="module")
 def fitness_run(run_app: RunApp, reference_dir: Path, workdir: Path) -> list[dict]:
-    return run_app("fitness", reference_dir / "video.mkv", *GOLDEN_PROFILE, "--path-out",
-                   str(workdir / "fitness.mp4"))
+    return run_app(
+        "fitness",
+        reference_dir / "video.mkv",
+        *GOLDEN_PROFILE,
+        "--path-out",
+        str(workdir / "fitness.mp4"),
+    )
 
 
 def test_gestures_golden(gestures_run: list[dict], golden: dict, labels: dict) -> None:
@@ -108,11 +104,10 @@ def test_gestures_golden(gestures_run: list[dict], golden: dict, labels: dict) -
 def test_gestures_fire_per_labels_thresholds(gestures_run: list[dict], labels: dict) -> None:
     thresholds = labels["gesture_event_thresholds"]
     fired = [(r["step"], r["fired"]) for r in gestures_run if r["fired"]]
-    for step, label in fired:
-        assert label in thresholds
+    assert all(label in thresholds for _, label in fired)
     # Whatever fired, nothing fires again within the 2 s (8 steps) it is shown.
     steps = [step for step, _ in fired]
-    assert all(b - a >= 8 for a, b in zip(steps, steps[1:], strict=False))
+    assert all(b - a >= 8 for a, b in itertools.pairwise(steps))
 
 
 def test_fitness_golden(fitness_run: list[dict], golden: dict, labels: dict) -> None:
@@ -127,11 +122,17 @@ def test_fitness_golden(fitness_run: list[dict], golden: dict, labels: dict) -> 
     assert list(fitness_run[0]) == ["step", "time", "probs", "top", "met", "calories"]
 
 
-@pytest.mark.parametrize(("run", "spec", "name"), [("gestures_run", GESTURES, "gestures.mkv"),
-                                                   ("fitness_run", FITNESS, "fitness.mp4")])
+@pytest.mark.parametrize(
+    ("run", "spec", "name"),
+    [("gestures_run", GESTURES, "gestures.mkv"), ("fitness_run", FITNESS, "fitness.mp4")],
+)
 def test_path_out_reads_back(
-    request: pytest.FixtureRequest, workdir: Path, video_frames: list[np.ndarray],
-    run: str, spec, name: str,  # type: ignore[no-untyped-def]
+    request: pytest.FixtureRequest,
+    workdir: Path,
+    video_frames: list[np.ndarray],
+    run: str,
+    spec,
+    name: str,  # type: ignore[no-untyped-def]
 ) -> None:
     request.getfixturevalue(run)
     frames = read_video(workdir / name)
@@ -143,8 +144,9 @@ def test_path_out_reads_back(
     capture.release()
     if name.endswith(".mkv"):  # lossless: the video area is the input frame, untouched
         border = overlay.border_height(640)
-        untouched = [np.array_equal(f[border:], v) for f, v in zip(frames, video_frames,
-                                                                   strict=True)]
+        untouched = [
+            np.array_equal(f[border:], v) for f, v in zip(frames, video_frames, strict=True)
+        ]
         banners = sum(not same for same in untouched)
         assert banners < 64  # only frames with a fired gesture's banner differ
         assert np.count_nonzero(frames[0][:border]) > 0  # the text border
@@ -176,25 +178,50 @@ def test_12fps_file_repeats_frames(
 def test_calories_to_stdout(
     reference_dir: Path, standin_weights_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["calories", "--path-in", str(reference_dir / "video.mkv"), "--no-window",
-                 "--quiet", "--jsonl", "-", "--weights-dir", str(standin_weights_dir),
-                 "--weight", "80", "--gender", "male"])
+    code = main(
+        [
+            "calories",
+            "--path-in",
+            str(reference_dir / "video.mkv"),
+            "--no-window",
+            "--quiet",
+            "--jsonl",
+            "-",
+            "--weights-dir",
+            str(standin_weights_dir),
+            "--weight",
+            "80",
+            "--gender",
+            "male",
+        ]
+    )
     assert code == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(records) == 16
-    assert list(records[0]) == ["step", "time", "probs", "top", "met", "met_corrected",
-                                "calories"]
+    assert list(records[0]) == ["step", "time", "probs", "top", "met", "met_corrected", "calories"]
     assert records[0]["probs"] == [] and records[0]["top"] is None
     calories = [r["calories"] for r in records]
     assert calories == sorted(calories) and calories[-1] > 0
 
 
 def test_terminal_summary(
-    reference_dir: Path, standin_weights_dir: Path, capsys: pytest.CaptureFixture[str],
+    reference_dir: Path,
+    standin_weights_dir: Path,
+    capsys: pytest.CaptureFixture[str],
     workdir: Path,
 ) -> None:
-    code = main(["fitness", "--path-in", str(reference_dir / "video.mkv"), "--no-window",
-                 "--weights-dir", str(standin_weights_dir), "--title", "Morning workout"])
+    code = main(
+        [
+            "fitness",
+            "--path-in",
+            str(reference_dir / "video.mkv"),
+            "--no-window",
+            "--weights-dir",
+            str(standin_weights_dir),
+            "--title",
+            "Morning workout",
+        ]
+    )
     assert code == 0
     err = capsys.readouterr().err
     assert "Morning workout: summary" in err

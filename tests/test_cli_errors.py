@@ -6,37 +6,14 @@ stderr are what a user sees.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-
-def rtnet(*args: str, cwd: Path | None = None,
-          timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    # No display here: a window would need one (tests that want one use Xvfb).
-    env = {key: value for key, value in os.environ.items() if key != "DISPLAY"}
-    return subprocess.run(
-        [sys.executable, "-m", "rtnet", *args], capture_output=True, text=True,
-        env=env, cwd=cwd, timeout=timeout,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], pattern: str) -> str:
-    import re
-
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("rtnet: error: ")
-    assert re.search(pattern, lines[0]), lines[0]
-    assert result.stdout == ""
-    return lines[0]
+from engine_helpers import assert_one_line_error
+from engine_helpers import run_rtnet as rtnet
 
 
 @pytest.fixture(scope="module")
@@ -78,19 +55,22 @@ def test_bad_video(bad_files: dict[str, Path], name: str, pattern: str) -> None:
 
 
 def test_camera_that_does_not_open_names_its_id() -> None:
-    line = assert_one_line_error(rtnet("reps", "--camera-id", "97", *RUN),
-                                 r"camera 97 could not be opened")
+    line = assert_one_line_error(
+        rtnet("reps", "--camera-id", "97", *RUN), r"camera 97 could not be opened"
+    )
     assert "--camera-id" in line  # says what to do about it
 
 
 def test_window_without_a_display() -> None:
-    assert_one_line_error(rtnet("gestures", "--camera-id", "97", "--quiet"),
-                          r"no display .*--no-window")
+    assert_one_line_error(
+        rtnet("gestures", "--camera-id", "97", "--quiet"), r"no display .*--no-window"
+    )
 
 
 @pytest.fixture(scope="module")
-def broken_weights(tmp_path_factory: pytest.TempPathFactory,
-                   standin_weights_dir: Path) -> dict[str, Path]:
+def broken_weights(
+    tmp_path_factory: pytest.TempPathFactory, standin_weights_dir: Path
+) -> dict[str, Path]:
     """Weights folders with one thing wrong each (heads linked, backbones as needed)."""
     root = tmp_path_factory.mktemp("weights")
     effnet = "backbone/strided_inflated_efficientnet.ckpt"
@@ -126,16 +106,16 @@ def broken_weights(tmp_path_factory: pytest.TempPathFactory,
     ("case", "pattern"),
     [
         ("empty", r"no SenseKit weights for gestures found.*original publisher"),
-        ("missing_backbone",
-         r"no SenseKit weights for gestures found.*strided_inflated_efficientnet"),
+        (
+            "missing_backbone",
+            r"no SenseKit weights for gestures found.*strided_inflated_efficientnet",
+        ),
         ("truncated", r"strided_inflated_efficientnet\.ckpt.*(truncated|corrupt)"),
         ("mismatched", r"strided_inflated_efficientnet\.ckpt.*mobilenet"),
     ],
 )
-def test_bad_weights(broken_weights: dict[str, Path], video: str, case: str,
-                     pattern: str) -> None:
-    result = rtnet("gestures", "--path-in", video, *RUN, "--weights-dir",
-                   str(broken_weights[case]))
+def test_bad_weights(broken_weights: dict[str, Path], video: str, case: str, pattern: str) -> None:
+    result = rtnet("gestures", "--path-in", video, *RUN, "--weights-dir", str(broken_weights[case]))
     assert_one_line_error(result, pattern)
 
 
@@ -163,17 +143,36 @@ def test_invalid_profile(video: str, args: list[str], pattern: str) -> None:
         ("--path-out", "out.webm", r"unknown extension '\.webm'"),
     ],
 )
-def test_bad_output_path(video: str, tmp_path: Path, option: str, path: str,
-                         pattern: str) -> None:
+def test_bad_output_path(video: str, tmp_path: Path, option: str, path: str, pattern: str) -> None:
     # The weights folder is empty too: output paths are checked before any work starts.
-    result = rtnet("gestures", "--path-in", video, *RUN, option, path, "--weights-dir",
-                   str(tmp_path), cwd=tmp_path)
+    result = rtnet(
+        "gestures",
+        "--path-in",
+        video,
+        *RUN,
+        option,
+        path,
+        "--weights-dir",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
     assert_one_line_error(result, pattern)
 
 
 def test_output_is_a_directory(video: str, tmp_path: Path) -> None:
-    assert_one_line_error(rtnet("gestures", "--path-in", video, *RUN, "--jsonl", str(tmp_path)),
-                          "is a directory")
+    assert_one_line_error(
+        rtnet("gestures", "--path-in", video, *RUN, "--jsonl", str(tmp_path)), "is a directory"
+    )
+
+
+def test_output_over_the_input(tmp_path: Path, reference_dir: Path) -> None:
+    video = tmp_path / "mine.mkv"
+    shutil.copyfile(reference_dir / "video.mkv", video)
+    result = rtnet(
+        "gestures", "--path-in", str(video), *RUN, "--path-out", "mine.mkv", cwd=tmp_path
+    )
+    assert_one_line_error(result, r"--path-out mine\.mkv would overwrite the input video")
+    assert video.read_bytes() == (reference_dir / "video.mkv").read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -184,8 +183,10 @@ def test_output_is_a_directory(video: str, tmp_path: Path) -> None:
         (["gestures", "--threads", "0", "--no-window"], r"invalid --threads 0"),
         (["gestures", "--camera-id", "-1", "--no-window"], r"invalid --camera-id -1"),
         (["gestures", "--path-in", "a.mp4", "--camera-id", "1"], r"not allowed with argument"),
-        (["reps", "--model", "mobilenet", "--path-in", "VIDEO", "--no-window"],
-         r"reps has no mobilenet model"),
+        (
+            ["reps", "--model", "mobilenet", "--path-in", "VIDEO", "--no-window"],
+            r"reps has no mobilenet model",
+        ),
     ],
 )
 def test_bad_options(video: str, args: list[str], pattern: str) -> None:
@@ -203,7 +204,7 @@ def test_debug_shows_the_traceback(bad_files: dict[str, Path]) -> None:
 def test_weights_report_and_install(standin_weights_dir: Path, tmp_path: Path) -> None:
     report = rtnet("weights", "--weights-dir", str(standin_weights_dir))
     assert report.returncode == 0, report.stderr
-    assert "strided_inflated_efficientnet" in report.stdout
+    assert "found" in report.stdout and "efficientnet pro" in report.stdout
     source = tmp_path / "download"
     shutil.copytree(standin_weights_dir / "gesture_recognition", source / "gesture_recognition")
     installed = rtnet("weights", "install", str(source), "--dest", str(tmp_path / "user"))

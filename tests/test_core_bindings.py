@@ -4,6 +4,7 @@ bad input is a ValueError or TypeError, never a panic or a crash."""
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -120,6 +121,15 @@ def test_frame_ring_len_reset_capacity_repr() -> None:
 def test_frame_ring_rejects_bad_capacity(capacity: int) -> None:
     with pytest.raises(ValueError, match="capacity"):
         FrameRing(capacity)
+
+
+def test_rings_push_from_threads_while_the_gil_is_released() -> None:
+    frames = [uniform_frame(value, (480, 640)) for value in (10, 20, 30, 40)]
+    rings = [FrameRing(capacity=1) for _ in frames]
+    with ThreadPoolExecutor(max_workers=len(frames)) as pool:
+        list(pool.map(lambda i: [rings[i].push(frames[i]) for _ in range(5)], range(len(frames))))
+    for ring, frame in zip(rings, frames, strict=True):
+        np.testing.assert_array_equal(ring.clip()[0], preprocess(frame))
 
 
 @FAST

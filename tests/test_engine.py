@@ -22,9 +22,14 @@ class ListSource:
     """Ticks from a list of frames, optionally failing or pacing like a camera."""
 
     description = "test frames"
+    is_camera = False
 
     def __init__(
-        self, frames: list[np.ndarray], *, live: bool = False, fail_at: int | None = None,
+        self,
+        frames: list[np.ndarray],
+        *,
+        live: bool = False,
+        fail_at: int | None = None,
         tick_s: float = 0.0,
     ) -> None:
         self.frames = frames
@@ -163,6 +168,7 @@ def test_live_source_drops_whole_clips_when_inference_is_behind() -> None:
     assert stats.dropped_clips > 0
     assert stats.steps + stats.dropped_clips == 16
     assert steps == sorted(set(steps)) and len(steps) == stats.steps
+    assert steps[0] == 0 and steps[-1] == 15  # a waiting clip gives way to a fresher one
     assert len(network.clips) == stats.steps
     # Live frames are drawn as they come, not held back for their result.
     assert len(sink.frames) == 64 and sink.steps_when_drawn[0] == 0
@@ -250,7 +256,8 @@ def test_failing_sink_close_does_not_stop_the_others() -> None:
 
 def test_reps_app_runs_on_its_head() -> None:
     sink = Recorder()
-    eng = Engine(ListSource(frames(8)), ScriptedNetwork(), App(REPS, load_labels()), [sink],
-                 title="reps")
+    eng = Engine(
+        ListSource(frames(8)), ScriptedNetwork(), App(REPS, load_labels()), [sink], title="reps"
+    )
     eng.run()
     assert sink.steps[-1].record["counts"] == {"jumping_jacks": 0, "squats": 0}

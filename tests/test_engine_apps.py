@@ -46,10 +46,16 @@ def test_apps_by_name() -> None:
 @pytest.mark.parametrize(
     ("spec", "outputs", "keys"),
     [
-        (FITNESS, {"fitness": one_hot(81, 3), "met": np.array([4.0], np.float32)},
-         ["step", "time", "probs", "top", "met", "calories"]),
-        (CALORIES, {"met": np.array([4.0], np.float32)},
-         ["step", "time", "probs", "top", "met", "met_corrected", "calories"]),
+        (
+            FITNESS,
+            {"fitness": one_hot(81, 3), "met": np.array([4.0], np.float32)},
+            ["step", "time", "probs", "top", "met", "calories"],
+        ),
+        (
+            CALORIES,
+            {"met": np.array([4.0], np.float32)},
+            ["step", "time", "probs", "top", "met", "met_corrected", "calories"],
+        ),
         (GESTURES, gesture("Waving"), ["step", "time", "probs", "top", "fired"]),
         (REPS, {"reps": one_hot(5, 0)}, ["step", "time", "probs", "top", "counts"]),
     ],
@@ -108,8 +114,10 @@ def test_calories_app_reports_corrected_met() -> None:
 
 def test_reps_are_counted() -> None:
     app = App(REPS, LABELS)
-    jacks_down, jacks_up = (LABELS.reps.index(f"counting - jumping_jacks_position={p}")
-                            for p in ("arms_down", "arms_up"))
+    jacks_down, jacks_up = (
+        LABELS.reps.index(f"counting - jumping_jacks_position={p}")
+        for p in ("arms_down", "arms_up")
+    )
     high, low = (LABELS.reps.index(f"counting - squat_position={p}") for p in ("high", "low"))
     sequence = [jacks_up, jacks_down, jacks_up, jacks_down, low, high, 0]
     for step, index in enumerate(sequence):

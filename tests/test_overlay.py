@@ -20,7 +20,8 @@ def text_pixels(region: np.ndarray) -> int:
 
 def test_border_on_top_video_untouched(frame: np.ndarray) -> None:
     overlay = Overlay(lines=2)
-    out = overlay.render(frame, OverlayView(title="rtnet fitness", lines=["Squats  91%", "MET 5.2"]))
+    view = OverlayView(title="rtnet fitness", lines=["Squats  91%", "MET 5.2"])
+    out = overlay.render(frame, view)
     border = overlay.border_height(640)
     assert out.shape == (480 + border, 640, 3) and out.dtype == np.uint8
     assert overlay.output_size(640, 480) == (640, 480 + border)

@@ -5,36 +5,13 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
+from engine_helpers import read_video, write_lossless
 from rtnet.errors import SourceError
 from rtnet.resample import Tick, TickResampler
 from rtnet.sources import CameraSource, VideoFileSource, open_source
-
-
-def read_frames(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
-
-
-def write_lossless(path: Path, frames: list[np.ndarray], fps: float) -> Path:
-    """FFV1 in Matroska: lossless, so the frames read back bit-exact."""
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), fps, (width, height))
-    assert writer.isOpened()
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return path
 
 
 def indexed_frames(n: int, size: tuple[int, int] = (48, 64)) -> list[np.ndarray]:
@@ -115,12 +92,12 @@ class TestTickResampler:
 
 @pytest.fixture(scope="module")
 def video_frames(reference_dir: Path) -> list[np.ndarray]:
-    return read_frames(reference_dir / "video.mkv")
+    return read_video(reference_dir / "video.mkv")
 
 
 def test_lossless_files_round_trip(tmp_path: Path, video_frames: list[np.ndarray]) -> None:
     path = write_lossless(tmp_path / "copy.mkv", video_frames[:8], 16)
-    back = read_frames(path)
+    back = read_video(path)
     assert len(back) == 8
     assert all(np.array_equal(a, b) for a, b in zip(back, video_frames[:8], strict=True))
 
@@ -149,7 +126,9 @@ class TestVideoFileSource:
         assert source.total_ticks == 32
         assert ids(list(source.ticks(threading.Event()))) == [k * 12 // 16 for k in range(32)]
 
-    def test_mirror_flips_left_right(self, reference_dir: Path, video_frames: list[np.ndarray]) -> None:
+    def test_mirror_flips_left_right(
+        self, reference_dir: Path, video_frames: list[np.ndarray]
+    ) -> None:
         source = VideoFileSource(reference_dir / "video.mkv", mirror=True)
         first = next(iter(source.ticks(threading.Event())))
         source.close()
@@ -168,8 +147,9 @@ class TestVideoFileSource:
     def test_realtime_paces_ticks(self, tmp_path: Path) -> None:
         import time
 
-        source = VideoFileSource(write_lossless(tmp_path / "short.mkv", indexed_frames(8), 16),
-                                 realtime=True)
+        source = VideoFileSource(
+            write_lossless(tmp_path / "short.mkv", indexed_frames(8), 16), realtime=True
+        )
         assert source.live
         started = time.monotonic()
         ticks = list(source.ticks(threading.Event()))
@@ -212,7 +192,7 @@ class FakeCamera:
         self.fps = fps
         self.released = False
 
-    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+    def isOpened(self) -> bool:
         return bool(self.frames)
 
     def read(self) -> tuple[bool, np.ndarray | None]:
@@ -232,8 +212,9 @@ class TestCameraSource:
     def test_live_ticks_from_the_clock(self) -> None:
         clock = [100.0]
         camera = FakeCamera(indexed_frames(30), clock, fps=30)
-        source = CameraSource(3, mirror=False, open_capture=lambda _: camera,
-                              clock=lambda: clock[0])
+        source = CameraSource(
+            3, mirror=False, open_capture=lambda _: camera, clock=lambda: clock[0]
+        )
         assert source.live and source.total_ticks is None
         stop = threading.Event()
         ticks = []
@@ -271,7 +252,7 @@ class TestCameraSource:
 
     def test_camera_without_frames(self) -> None:
         class Silent(FakeCamera):
-            def isOpened(self) -> bool:  # noqa: N802
+            def isOpened(self) -> bool:
                 return True
 
         camera = Silent([], [0.0], 16)
@@ -281,8 +262,9 @@ class TestCameraSource:
 
 
 def test_open_source_defaults(reference_dir: Path) -> None:
-    source = open_source(path_in=reference_dir / "video.mkv", camera_id=0, mirror=None,
-                         realtime=False)
+    source = open_source(
+        path_in=reference_dir / "video.mkv", camera_id=0, mirror=None, realtime=False
+    )
     assert isinstance(source, VideoFileSource) and not source.mirror and not source.live
     source.close()
     with pytest.raises(SourceError, match="camera 98"):

@@ -168,9 +168,7 @@ class RepCounting:
         counts = {k: int(v) for k, v in self._counter.counts.items()}
         result.counts = counts
         result.record["counts"] = counts
-        result.lines.append(
-            f"Jumping jacks {counts['jumping_jacks']}   Squats {counts['squats']}"
-        )
+        result.lines.append(f"Jumping jacks {counts['jumping_jacks']}   Squats {counts['squats']}")
 
     def reset(self) -> None:
         self._counter.reset()
@@ -233,11 +231,13 @@ class AppSpec:
     @property
     def display_lines(self) -> int:
         """Lines of results under the title: headline, calories, reps (as the app has them)."""
-        return sum((
-            self.classifier is not None and self.display_threshold is not None,
-            self.calories is not None,
-            self.rep_threshold is not None,
-        ))
+        return sum(
+            (
+                self.classifier is not None and self.display_threshold is not None,
+                self.calories is not None,
+                self.rep_threshold is not None,
+            )
+        )
 
 
 FITNESS = AppSpec(

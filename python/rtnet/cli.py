@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
 import traceback
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from rich.console import Console
@@ -49,18 +51,27 @@ def _add_run_options(parser: argparse.ArgumentParser, *, profile: bool) -> None:
         "--camera-id", type=int, default=0, metavar="N", help="camera to read (default: 0)"
     )
     source.add_argument(
-        "--realtime", action="store_true",
+        "--realtime",
+        action="store_true",
         help="pace a video file like a live camera (clips may be dropped)",
     )
     source.add_argument(
-        "--mirror", action=argparse.BooleanOptionalAction, default=None,
+        "--mirror",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="flip frames left-right (default: on for a camera, off for a file)",
     )
     output = parser.add_argument_group("output")
-    output.add_argument("--path-out", metavar="FILE",
-                        help="write the annotated video (16 fps; .mp4, .mkv, .avi, .mov, .m4v)")
-    output.add_argument("--jsonl", metavar="FILE",
-                        help="write one JSON object per model step ('-': standard output)")
+    output.add_argument(
+        "--path-out",
+        metavar="FILE",
+        help="write the annotated video (16 fps; .mp4, .mkv, .avi, .mov, .m4v)",
+    )
+    output.add_argument(
+        "--jsonl",
+        metavar="FILE",
+        help="write one JSON object per model step ('-': standard output)",
+    )
     output.add_argument("--title", help="window and panel title")
     output.add_argument("--no-window", action="store_true", help="do not open a window")
     output.add_argument("--quiet", action="store_true", help="no terminal UI or summary")
@@ -68,16 +79,40 @@ def _add_run_options(parser: argparse.ArgumentParser, *, profile: bool) -> None:
     model.add_argument("--weights-dir", metavar="DIR", help="folder holding the SenseKit weights")
     model.add_argument("--model", choices=("efficientnet", "mobilenet"), help="backbone to use")
     model.add_argument("--version", choices=("pro", "lite"), help="weights version to use")
-    model.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    model.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                       help="backbone arithmetic (bf16 needs native CPU support)")
+    model.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where the network runs (default: cpu)",
+    )
+    model.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="backbone arithmetic (bf16 needs native CPU support)",
+    )
     model.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads")
     if profile:
         person = parser.add_argument_group("profile (for calories)")
-        person.add_argument("--weight", type=float, default=70.0, metavar="KG")
-        person.add_argument("--height", type=float, default=170.0, metavar="CM")
-        person.add_argument("--age", type=float, default=30.0, metavar="YEARS")
-        person.add_argument("--gender", choices=("male", "female", "other"), default="other")
+        person.add_argument(
+            "--weight",
+            type=float,
+            default=70.0,
+            metavar="KG",
+            help="body weight in kg (default: 70)",
+        )
+        person.add_argument(
+            "--height", type=float, default=170.0, metavar="CM", help="height in cm (default: 170)"
+        )
+        person.add_argument(
+            "--age", type=float, default=30.0, metavar="YEARS", help="age in years (default: 30)"
+        )
+        person.add_argument(
+            "--gender",
+            choices=("male", "female", "other"),
+            default="other",
+            help="(default: other, i.e. unspecified)",
+        )
 
 
 def build_parser() -> ArgumentParser:
@@ -92,19 +127,24 @@ def build_parser() -> ArgumentParser:
     common.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for spec in APPS.values():
-        app = commands.add_parser(spec.name, parents=[common], help=spec.help,
-                                  description=spec.help)
+        app = commands.add_parser(
+            spec.name, parents=[common], help=spec.help, description=spec.help
+        )
         _add_run_options(app, profile=spec.uses_profile)
         app.set_defaults(handler=run_app, app=spec.name)
     weights = commands.add_parser(
-        "weights", parents=[common], help="list the SenseKit weight files rtnet finds",
+        "weights",
+        parents=[common],
+        help="list the SenseKit weight files rtnet finds",
         description="List every model/version/file: found or missing, and whether it loads.",
     )
     weights.add_argument("--weights-dir", metavar="DIR", help="folder to inspect")
     weights.set_defaults(handler=run_weights_report)
     weights_commands = weights.add_subparsers(dest="weights_command", metavar="ACTION")
     install = weights_commands.add_parser(
-        "install", parents=[common], help="validate and copy weights into the user data folder",
+        "install",
+        parents=[common],
+        help="validate and copy weights into the user data folder",
         description="Copy an unpacked SenseKit folder or .zip into the user data folder, "
         "after validating every file (nothing is installed if one is bad).",
     )
@@ -156,6 +196,9 @@ def run_app(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(f"invalid --threads {args.threads}: expected 1 or more")
     if args.camera_id < 0:
         raise ConfigError(f"invalid --camera-id {args.camera_id}: expected 0 or more")
+    for option, output in (("--path-out", args.path_out), ("--jsonl", args.jsonl)):
+        if args.path_in and output and output != "-" and _same_file(output, args.path_in):
+            raise ConfigError(f"{option} {output} would overwrite the input video")
     sinks: list[Sink] = []
     if args.jsonl:
         sinks.append(JsonlSink(args.jsonl))
@@ -179,9 +222,7 @@ def run_app(args: argparse.Namespace, console: Console) -> int:
     return EXIT_INTERRUPTED if stop.is_set() else EXIT_OK
 
 
-def _load_network(
-    task: str, heads: Sequence[str], args: argparse.Namespace
-) -> tuple[Network, str]:
+def _load_network(task: str, heads: Sequence[str], args: argparse.Namespace) -> tuple[Network, str]:
     import torch
 
     from rtnet.models import build_backbone, build_head
@@ -230,6 +271,9 @@ def _quiet_opencv(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
+    # FFmpeg's own messages ("EBML header parsing failed") go through OpenCV's logging only with
+    # this set, and OpenCV reads it once, when it first opens a video: set it before that.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     import cv2
 
     previous = cv2.utils.logging.getLogLevel()
@@ -238,6 +282,10 @@ def _quiet_opencv(enabled: bool) -> Iterator[None]:
         yield
     finally:
         cv2.utils.logging.setLogLevel(previous)
+
+
+def _same_file(a: str, b: str) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
 
 
 def _one_line(error: BaseException) -> str:

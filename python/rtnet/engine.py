@@ -83,6 +83,23 @@ def _put(q: queue.Queue[Any], item: object, stop: threading.Event) -> bool:
     return False
 
 
+def _replace_waiting(clips: queue.Queue[_Clip | _End], clip: _Clip) -> bool:
+    """Live sources: queue ``clip``, dropping the clip still waiting for the worker (if any),
+    so the worker always gets the freshest frames. True when a clip was dropped."""
+    try:
+        clips.put_nowait(clip)
+        return False
+    except queue.Full:
+        pass
+    try:
+        clips.get_nowait()
+        dropped = True
+    except queue.Empty:  # the worker took it meanwhile
+        dropped = False
+    clips.put_nowait(clip)  # only this thread puts, so there is room now
+    return dropped
+
+
 class _Rate:
     """Events per second, smoothed over roughly the last second."""
 
@@ -129,10 +146,13 @@ class Engine:
         halt = threading.Event()  # ends the helper threads; ``stop`` is the caller's request
         live = self.source.live
         stats = RunStats(
-            source=self.source.description, live=live, total_ticks=self.source.total_ticks
+            source=self.source.description,
+            live=live,
+            camera=self.source.is_camera,
+            total_ticks=self.source.total_ticks,
         )
         summary = Summary.for_app(self.app.spec)
-        # Live: one clip may wait while the worker is busy, a newer one is dropped.
+        # Live: one clip may wait while the worker is busy; a newer one replaces it.
         clips: queue.Queue[_Clip | _End] = queue.Queue(maxsize=1 if live else 2)
         events: queue.Queue[_Event] = queue.Queue(maxsize=64)
         reset_network = getattr(self.network, "reset", None)
@@ -236,10 +256,8 @@ class Engine:
                     continue
                 clip = _Clip(tick.index // STEP_FRAMES, ring.clip())
                 if self.source.live:
-                    try:
-                        clips.put_nowait(clip)
-                    except queue.Full:
-                        dropped += 1  # inference is behind: skip this whole clip
+                    if _replace_waiting(clips, clip):
+                        dropped += 1  # inference is behind: a whole clip is skipped
                         if not _put(events, _Dropped(dropped), halt):
                             return
                 elif not _put(clips, clip, halt):

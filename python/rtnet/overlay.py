@@ -58,16 +58,40 @@ class Overlay:
         out[border:] = frame
         line_height = 30 * scale
         baseline = round(30 * scale)
-        cv2.putText(out, view.title, (int(10 * scale), baseline), FONT, 0.8 * scale, WHITE,
-                    max(1, round(2 * scale)), cv2.LINE_AA)
+        cv2.putText(
+            out,
+            view.title,
+            (int(10 * scale), baseline),
+            FONT,
+            0.8 * scale,
+            WHITE,
+            max(1, round(2 * scale)),
+            cv2.LINE_AA,
+        )
         if view.status:
             (text_width, _), _ = cv2.getTextSize(view.status, FONT, 0.5 * scale, 1)
-            cv2.putText(out, view.status, (width - text_width - int(10 * scale), baseline), FONT,
-                        0.5 * scale, GREY, 1, cv2.LINE_AA)
+            cv2.putText(
+                out,
+                view.status,
+                (width - text_width - int(10 * scale), baseline),
+                FONT,
+                0.5 * scale,
+                GREY,
+                1,
+                cv2.LINE_AA,
+            )
         for i, line in enumerate(view.lines[: self.lines]):
             y = round(baseline + line_height * (i + 1))
-            cv2.putText(out, line, (int(10 * scale), y), FONT, 0.7 * scale, WHITE,
-                        max(1, round(1.5 * scale)), cv2.LINE_AA)
+            cv2.putText(
+                out,
+                line,
+                (int(10 * scale), y),
+                FONT,
+                0.7 * scale,
+                WHITE,
+                max(1, round(1.5 * scale)),
+                cv2.LINE_AA,
+            )
         if view.banner:
             self._draw_banner(out, view.banner, border, scale)
         return out
@@ -81,9 +105,7 @@ class Overlay:
         # Shrink long labels to fit the frame.
         if text_width > 0.9 * width:
             font_scale *= 0.9 * width / text_width
-            (text_width, text_height), descent = cv2.getTextSize(
-                text, FONT, font_scale, thickness
-            )
+            (text_width, text_height), descent = cv2.getTextSize(text, FONT, font_scale, thickness)
         x = (width - text_width) // 2
         y = top + (height - top + text_height) // 2
         pad = int(12 * scale)

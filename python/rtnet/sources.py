@@ -34,6 +34,7 @@ class Source(Protocol):
     """Where frames come from. ``ticks`` yields 16 fps frames until the end or ``stop`` is set."""
 
     description: str
+    is_camera: bool
     # Live sources run in wall-clock time: when inference falls behind, clips are dropped.
     live: bool
     # Expected number of ticks (progress bar), None when unknown (camera).
@@ -55,6 +56,8 @@ class VideoFileSource:
     raises ``SourceError`` with one clear line, before any other work starts.
     """
 
+    is_camera = False
+
     def __init__(self, path: str | Path, *, realtime: bool = False, mirror: bool = False) -> None:
         self.path = Path(path)
         self.live = realtime
@@ -75,9 +78,7 @@ class VideoFileSource:
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if math.isfinite(fps) and fps > 0 else None
         frames = self._capture.get(cv2.CAP_PROP_FRAME_COUNT)
-        self.total_ticks = (
-            round(frames / self.fps * MODEL_FPS) if self.fps and frames > 0 else None
-        )
+        self.total_ticks = round(frames / self.fps * MODEL_FPS) if self.fps and frames > 0 else None
 
     def _check_file(self) -> None:
         path = self.path
@@ -147,6 +148,7 @@ class CameraSource:
     """A live camera: frames are timestamped with the clock when they arrive."""
 
     live = True
+    is_camera = True
     total_ticks = None
 
     def __init__(

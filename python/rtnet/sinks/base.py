@@ -19,6 +19,7 @@ class RunStats:
 
     source: str
     live: bool
+    camera: bool = False
     total_ticks: int | None = None  # known for files (progress bar)
     ticks: int = 0  # frames fed to the model at 16 fps
     steps: int = 0  # clips through the network
@@ -29,10 +30,10 @@ class RunStats:
     interrupted: bool = False
 
     def status_line(self) -> str:
-        source = "camera" if self.live else "input"
+        source = "camera" if self.camera else "input"
         text = f"{source} {self.input_fps:.0f} fps  model {self.model_fps:.0f} fps"
-        if self.dropped_clips:
-            text += f"  dropped {self.dropped_clips}"
+        if self.live:
+            text += f"  dropped clips {self.dropped_clips}"
         return text
 
 

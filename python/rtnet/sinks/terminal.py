@@ -50,7 +50,9 @@ class TerminalSink(Sink):
             self._task = self._progress.add_task("frames", total=stats.total_ticks)
         # get_renderable: the panel is rebuilt on each refresh, not on each step.
         self._live = Live(
-            console=self.console, get_renderable=self._render, refresh_per_second=4,
+            console=self.console,
+            get_renderable=self._render,
+            refresh_per_second=4,
             redirect_stderr=False,
         )
         self._live.start()
@@ -74,20 +76,22 @@ class TerminalSink(Sink):
                 for label, prob in result.ranking:
                     shown = result.shown is not None and result.shown[0] == label
                     style = "bold green" if shown else ""
-                    table.add_row(f"[{style}]{label}[/]" if style else label,
-                                  Bar(size=1.0, begin=0.0, end=prob, color="green"),
-                                  f"{prob:.0%}")
+                    table.add_row(
+                        f"[{style}]{label}[/]" if style else label,
+                        Bar(size=1.0, begin=0.0, end=prob, color="green"),
+                        f"{prob:.0%}",
+                    )
                 rows.append(table)
             if not result.ranking and result.headline:
                 rows.append(result.headline)
             rows.extend(result.lines)
             if result.banner:
-                rows.append(f"[bold yellow]{result.banner}[/]")
+                rows.append(f"[bold yellow]gesture: {result.banner}[/]")
             rows.append(f"[dim]stream {_clock(result.time)}[/]")
         else:
             rows.append("[dim]waiting for the first clip...[/]")
         if stats is not None:
-            rows.append(f"[dim]{stats.status_line()}  dropped clips {stats.dropped_clips}[/]")
+            rows.append(f"[dim]{stats.status_line()}[/]")
         panel = Panel(Group(*rows), title=self.title, border_style="blue")
         return Group(panel, self._progress) if self._progress is not None else panel
 
@@ -99,8 +103,11 @@ class TerminalSink(Sink):
 
 
 def summary_table(summary: Summary, stats: RunStats, title: str) -> Table:
-    table = Table(title=f"{title}: summary" + (" (interrupted)" if stats.interrupted else ""),
-                  show_header=False, title_justify="left")
+    table = Table(
+        title=f"{title}: summary" + (" (interrupted)" if stats.interrupted else ""),
+        show_header=False,
+        title_justify="left",
+    )
     table.add_column(style="bold")
     table.add_column()
     table.add_row("source", stats.source)

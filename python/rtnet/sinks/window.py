@@ -35,15 +35,20 @@ class WindowSink(Sink):
         self.frames_shown = 0
 
     def start(self, stats: RunStats) -> None:
-        # OpenCV's bundled Qt ships no fonts and warns on every window unless pointed at some.
-        if os.path.isdir(SYSTEM_FONTS):
-            os.environ.setdefault("QT_QPA_FONTDIR", SYSTEM_FONTS)
+        # opencv-python points Qt at a font folder it does not ship (Qt then warns on stderr
+        # for every window): use the system's fonts instead.
+        if not os.path.isdir(os.environ.get("QT_QPA_FONTDIR", "")) and os.path.isdir(SYSTEM_FONTS):
+            os.environ["QT_QPA_FONTDIR"] = SYSTEM_FONTS
         flags = cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL
         cv2.namedWindow(self.title, flags)
         self._open = True
 
     def on_frame(self, frame: np.ndarray, stats: RunStats) -> None:
         if not self._open or self._stop:
+            return
+        # Checked before imshow, which would quietly open a closed window again.
+        if self.frames_shown and not self._visible():
+            self._stop = True  # closed with the window manager
             return
         if self.frames_shown == 0:
             cv2.resizeWindow(self.title, frame.shape[1], frame.shape[0])
@@ -53,8 +58,6 @@ class WindowSink(Sink):
         key = cv2.waitKey(1)
         if key >= 0 and key & 0xFF in QUIT_KEYS:
             self._stop = True
-        elif not self._visible():
-            self._stop = True  # closed with the window manager
 
     def _visible(self) -> bool:
         try:
