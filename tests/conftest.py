@@ -26,7 +26,7 @@ def find_reference_dir() -> Path:
         if (candidate / "manifest.json").is_file():
             return candidate
     raise RuntimeError(
-        "reference fixtures not found: set RTNET_REFERENCE or place shared/reference beside the repo"
+        "reference fixtures not found: set RTNET_REFERENCE or put shared/reference beside the repo"
     )
 
 
@@ -57,8 +57,10 @@ def manifest(reference_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def standin_weights_dir(tmp_path_factory: pytest.TempPathFactory, reference_dir: Path, manifest: dict) -> Path:
-    """A resources tree like the released one: fill-rule backbones (legacy format) + reference heads."""
+def standin_weights_dir(
+    tmp_path_factory: pytest.TempPathFactory, reference_dir: Path, manifest: dict
+) -> Path:
+    """A resources tree like the released one: fill-rule backbones (legacy) + reference heads."""
     import torch
 
     root = tmp_path_factory.mktemp("weights")

@@ -1,4 +1,4 @@
-"""Errors a user can cause and fix: the CLI prints their message on one line and exits with status 2."""
+"""Errors a user can cause and fix: the CLI prints their message on one line and exits 2."""
 
 from __future__ import annotations
 
