@@ -23,13 +23,18 @@ def _background(rng: np.random.Generator) -> np.ndarray:
         a, b = rng.integers(0, 256, (2, 3)).astype(np.float32)
         t = np.linspace(0, 1, width, dtype=np.float32)[None, :, None]
         return np.broadcast_to(a + (b - a) * t, (height, width, 3)).astype(np.uint8)
-    # coarse random blocks, upscaled: texture that does not move
-    blocks = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
-    return cv2.resize(blocks, SIZE, interpolation=cv2.INTER_NEAREST)
+    # smooth random colour blobs: texture that does not move
+    blobs = rng.integers(0, 256, (3, 4, 3), dtype=np.uint8)
+    return cv2.resize(blobs, SIZE, interpolation=cv2.INTER_CUBIC)
 
 
-def _draw(frame: np.ndarray, shape: int, centre: tuple[float, float], radius: float,
-          colour: tuple[int, int, int]) -> None:
+def _draw(
+    frame: np.ndarray,
+    shape: int,
+    centre: tuple[float, float],
+    radius: float,
+    colour: tuple[int, int, int],
+) -> None:
     x, y, r = round(centre[0]), round(centre[1]), max(2, round(radius))
     if shape == 0:
         cv2.circle(frame, (x, y), r, colour, cv2.FILLED, cv2.LINE_AA)
@@ -40,14 +45,17 @@ def _draw(frame: np.ndarray, shape: int, centre: tuple[float, float], radius: fl
 def action_frames(action: str, rng: np.random.Generator, frames: int) -> list[np.ndarray]:
     width, height = SIZE
     background = _background(rng)
-    colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-    if np.abs(np.array(colour) - background.mean(axis=(0, 1))).sum() < 150:
-        colour = tuple(255 - c for c in colour)  # keep the shape visible on its background
+    # The shape's colour: of a few random ones, the one farthest from every background pixel,
+    # so that it stays visible wherever it goes.
+    candidates = rng.integers(0, 256, (12, 3))
+    pixels = background.reshape(-1, 3).astype(np.int32)
+    contrast = [np.abs(pixels - c).sum(axis=1).min() for c in candidates]
+    colour = tuple(int(c) for c in candidates[int(np.argmax(contrast))])
     shape = int(rng.integers(2))
-    radius = float(rng.uniform(10, 18))
+    radius = float(rng.uniform(12, 20))
     y = float(rng.uniform(0.35, 0.65) * height)
     x = float(rng.uniform(0.35, 0.65) * width)
-    travel = float(rng.uniform(0.45, 0.6) * width)
+    travel = float(rng.uniform(0.6, 0.75) * width)
     out = []
     for i in range(frames):
         t = i / max(frames - 1, 1)
@@ -57,7 +65,7 @@ def action_frames(action: str, rng: np.random.Generator, frames: int) -> list[np
         elif action == "moving_left":
             centre = (width / 2 + travel / 2 - travel * t, y)
         elif action == "growing":
-            r = 4 + (radius * 2.2 - 4) * t
+            r = 4 + (radius * 2 - 4) * t
         frame = background.copy()
         _draw(frame, shape, centre, r, colour)
         out.append(frame)

@@ -223,6 +223,8 @@ class AppSpec:
     gesture_hold_s: float | None = None
     uses_profile: bool = False
     time_per_class: bool = False  # summary: how long each displayed class was recognised
+    # Class names of a custom classifier (`rtnet run --classifier`); None: the packaged labels.
+    class_names: tuple[str, ...] | None = None
 
     @property
     def title(self) -> str:
@@ -285,7 +287,7 @@ def build_postprocessors(spec: AppSpec, labels: Labels, profile: Profile) -> lis
         chain.append(
             Classification(
                 spec.classifier,
-                labels.for_head(spec.classifier),  # type: ignore[arg-type]
+                spec.class_names or labels.for_head(spec.classifier),  # type: ignore[arg-type]
                 spec.smoothing,
                 spec.display_threshold,
             )

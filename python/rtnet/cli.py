@@ -132,6 +132,37 @@ def build_parser() -> ArgumentParser:
         )
         _add_run_options(app, profile=spec.uses_profile)
         app.set_defaults(handler=run_app, app=spec.name)
+    # Custom classifiers: record clips, train on them, run the result like any app.
+    from rtnet import record
+    from rtnet.training import commands as training
+
+    run = commands.add_parser(
+        "run", parents=[common], help=training.RUN_HELP, description=training.RUN_HELP
+    )
+    _add_run_options(run, profile=False)
+    training.add_run_arguments(run)
+    run.set_defaults(handler=run_app, app=None)
+    train = commands.add_parser(
+        "train", parents=[common], help=training.TRAIN_HELP, description=training.TRAIN_HELP
+    )
+    training.add_train_arguments(train)
+    train.set_defaults(handler=training.run_train)
+    recorder = commands.add_parser(
+        "record", parents=[common], help=record.HELP, description=record.HELP
+    )
+    record.add_arguments(recorder)
+    recorder.set_defaults(handler=record.run)
+    from rtnet import bench
+
+    bencher = commands.add_parser(
+        "bench",
+        parents=[common],
+        help="measure speed: preprocessing, backbones (plain/fast/bf16), apps end to end",
+        description="Measure preprocessing, the backbones (plain vs fast vs bf16, side by side, "
+        "with their agreement) and apps end to end; stand-in weights if none are found.",
+    )
+    bench.add_arguments(bencher)
+    bencher.set_defaults(handler=run_bench)
     weights = commands.add_parser(
         "weights",
         parents=[common],
@@ -152,6 +183,12 @@ def build_parser() -> ArgumentParser:
     install.add_argument("--dest", metavar="DIR", help="install here instead")
     install.set_defaults(handler=run_weights_install)
     return parser
+
+
+def run_bench(args: argparse.Namespace, console: Console) -> int:
+    from rtnet.bench import run_bench as measure
+
+    return measure(args)
 
 
 def run_weights_report(args: argparse.Namespace, console: Console) -> int:
@@ -184,8 +221,11 @@ def run_app(args: argparse.Namespace, console: Console) -> int:
     from rtnet.sinks.videofile import VideoFileSink
     from rtnet.sinks.window import WindowSink
     from rtnet.sources import open_source
+    from rtnet.training.commands import classifier_run
 
-    spec = APPS[args.app]
+    # `rtnet run --classifier DIR`: the app comes from the checkpoint (read first: early errors).
+    classifier = classifier_run(args) if args.app is None else None
+    spec = classifier.spec if classifier is not None else APPS[args.app]
     title = args.title or spec.title
     # Everything a user can get wrong is checked before anything heavy starts.
     profile = None
@@ -212,7 +252,10 @@ def run_app(args: argparse.Namespace, console: Console) -> int:
         path_in=args.path_in, camera_id=args.camera_id, mirror=args.mirror, realtime=args.realtime
     )
     try:
-        network, label = _load_network(spec.name, spec.heads, args)
+        if classifier is not None:
+            network, label = classifier.load_network(args)
+        else:
+            network, label = _load_network(spec.name, spec.heads, args)
         log.info("%s: %s on %s", spec.name, label, source.description)
         engine = Engine(source, network, App(spec, load_labels(), profile), sinks, title=title)
         with _stop_on_sigint() as stop:

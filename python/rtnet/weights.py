@@ -466,6 +466,9 @@ def print_report(
         note = f" [red](does not load: {', '.join(failing)})[/]" if failing else ""
         tasks.add_row(task, chosen.label + note)
     out.print(tasks)
+    from rtnet.models.lite0 import lite0_table  # the built-in backbone (custom classifiers)
+
+    out.print(lite0_table(check))
 
 
 def _human_size(size: int | None) -> str:

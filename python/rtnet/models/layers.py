@@ -14,6 +14,110 @@ from torch import Tensor, nn
 
 # Temporal convolutions see 3 consecutive frames: the current one and the two before it.
 TEMPORAL_FOOTPRINT = 3
+RELU6 = (0.0, 6.0)
+
+
+def onednn_available(device: torch.device) -> bool:
+    """Whether the fused oneDNN convolution kernels (PyTorch's own, used by inductor) exist here."""
+    return (
+        device.type == "cpu"
+        and torch.backends.mkldnn.is_available()
+        and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+    )
+
+
+class FusedConv:
+    """One convolution of the fast path: weights prepared once, activation and residual fused.
+
+    With oneDNN (CPUs): the weights are reordered to oneDNN's blocked layout (and cast to the
+    compute dtype) once instead of on every call, ReLU6 and the residual add run as post-ops of
+    the convolution instead of extra passes over the activations, and small 1x1 convolutions no
+    longer fall to aten's slow generic kernel. Elsewhere (CUDA): plain ops, activation in place.
+    The prepared weights follow the module's parameters: they are rebuilt when those change.
+    """
+
+    def __init__(
+        self,
+        weight: Tensor,
+        bias: Tensor,
+        *,
+        stride: int = 1,
+        padding: int = 0,
+        groups: int = 1,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.weight, self.bias = weight, bias
+        self.stride, self.padding, self.groups = [stride, stride], [padding, padding], groups
+        self.dtype = dtype
+        self.onednn = onednn_available(weight.device)
+        self._source: tuple[int, ...] = ()
+        self._packed: dict[tuple[int, ...], Tensor] = {}  # by input shape
+        self._bias = self._bias_residual = bias
+
+    @classmethod
+    def of(cls, conv: nn.Module, dtype: torch.dtype) -> FusedConv:
+        if isinstance(conv, TemporalConv):
+            return cls(conv.weight, conv.bias, dtype=dtype)
+        if not isinstance(conv, nn.Conv2d) or conv.bias is None:
+            raise TypeError(f"cannot fuse {conv!r}")
+        padding = conv.padding
+        assert isinstance(padding, tuple)  # square kernels and strides, as built here
+        return cls(
+            conv.weight,
+            conv.bias,
+            stride=conv.stride[0],
+            padding=padding[0],
+            groups=conv.groups,
+            dtype=dtype,
+        )
+
+    def __call__(self, x: Tensor, *, relu6: bool, residual: Tensor | None = None) -> Tensor:
+        if x.dtype != self.dtype:  # a precision boundary of a mixed-precision network
+            x = x.to(self.dtype)
+        if residual is not None and residual.dtype != self.dtype:
+            residual = residual.to(self.dtype)
+        weight = self._weight_for(x)
+        bias = self._bias if residual is None else self._bias_residual
+        if not self.onednn:
+            out = F.conv2d(x, weight, bias, self.stride, self.padding, 1, self.groups)
+            if relu6:
+                out = out.clamp_(*RELU6)
+            return out if residual is None else out.add_(residual)
+        args = (weight, bias, self.padding, self.stride, [1, 1], self.groups)
+        if residual is None:
+            unary = ("hardtanh", list(RELU6), "") if relu6 else ("none", [], "")
+            return torch.ops.mkldnn._convolution_pointwise(x, *args, *unary)
+        # conv(x) + residual (then the activation, if any) in one pass over the output.
+        post = ("hardtanh", list(RELU6), "") if relu6 else (None, [], None)
+        return torch.ops.mkldnn._convolution_pointwise.binary(
+            x, residual, *args, "add", None, *post
+        )
+
+    def _weight_for(self, x: Tensor) -> Tensor:
+        source = (
+            self.weight._version,
+            self.weight.data_ptr(),
+            self.bias._version,
+            self.bias.data_ptr(),
+        )
+        if source != self._source:
+            self._source, self._packed = source, {}
+            bias = self.bias.detach()
+            # bf16 convolutions take an fp32 bias (more precise, free), except with a residual.
+            self._bias = bias if self.onednn else bias.to(self.dtype)
+            self._bias_residual = bias.to(self.dtype)
+        shape = tuple(x.shape)
+        weight = self._packed.get(shape)
+        if weight is None:
+            weight = self.weight.detach().to(self.dtype)
+            if self.onednn:
+                # oneDNN's blocked layout depends on the input shape: packed for another one,
+                # the weights would be reordered again on every call (25 ms for the last conv).
+                weight = torch._C._nn.mkldnn_reorder_conv2d_weight(
+                    weight.to_mkldnn(), self.padding, self.stride, [1, 1], self.groups, list(shape)
+                )
+            self._packed[shape] = weight
+        return weight
 
 
 class ConvReLU(nn.Sequential):
@@ -21,6 +125,15 @@ class ConvReLU(nn.Sequential):
 
     def __init__(self, conv: nn.Module) -> None:
         super().__init__(conv, nn.ReLU6(inplace=True))
+        self.fused: FusedConv | None = None  # set on the fast path
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.fused is None:
+            return super().forward(x)
+        conv = self[0]
+        if isinstance(conv, TemporalConv):
+            x = conv.gather(x)
+        return self.fused(x, relu6=True)
 
     @classmethod
     def spatial(
@@ -84,12 +197,15 @@ class TemporalConv(nn.Module):
         self._window = None
 
     def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(self.gather(x), self.weight, self.bias)
+
+    def gather(self, x: Tensor) -> Tensor:
+        """The frames the 1x1 convolution sees (3-frame windows), updating the state."""
         window = self._fill_window(x) if self.preallocate else self._concat_window(x)
-        frames = self._shift(window) if self.sparse else self._stack(window)
-        out = F.conv2d(frames, self.weight, self.bias)
+        frames = self._shift(window) if self.sparse else self._stack(window)  # fresh tensors
         if self.preallocate:
             self._carry_over(window)
-        return out
+        return frames
 
     def _zeros(self, x: Tensor, frames: int) -> Tensor:
         return torch.zeros((frames, *x.shape[1:]), dtype=x.dtype, device=x.device).contiguous(
@@ -176,6 +292,7 @@ class InvertedResidual(nn.Module):
         if (tstride or sparse) and not temporal:
             raise ValueError("tstride/sparse need a temporal (shift) expansion")
         self.time_stride = 2 if tstride else 1
+        self.spatial_stride = stride
         layers: list[nn.Module] = []
         if expand != 1:
             expansion: nn.Module = (
@@ -190,14 +307,22 @@ class InvertedResidual(nn.Module):
         ]
         self.conv = nn.Sequential(*layers)
         self.residual = stride == 1 and in_channels == out_channels
+        self.project: FusedConv | None = None  # fast path: projection with the residual fused
 
     def forward(self, x: Tensor) -> Tensor:
-        out: Tensor = self.conv(x)
-        if not self.residual:
-            return out
-        # Input frames aligned with the output frames: the last one and every t-th before it.
-        t, produced = self.time_stride, out.shape[0]
-        return out + x[x.shape[0] - 1 - t * (produced - 1) :: t]
+        if self.project is None:
+            out: Tensor = self.conv(x)
+            return out + self._aligned(x, out.shape[0]) if self.residual else out
+        hidden = x
+        for layer in self.conv[:-1]:
+            hidden = layer(hidden)
+        residual = self._aligned(x, hidden.shape[0]) if self.residual else None
+        return self.project(hidden, relu6=False, residual=residual)
+
+    def _aligned(self, x: Tensor, produced: int) -> Tensor:
+        """Input frames aligned with the output frames: the last one and every t-th before it."""
+        t = self.time_stride
+        return x[x.shape[0] - 1 - t * (produced - 1) :: t]
 
 
 def _memory_format(x: Tensor) -> torch.memory_format:

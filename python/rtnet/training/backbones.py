@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rtnet.errors import ConfigError, WeightsError
-from rtnet.models.backbones import Precision, StreamingBackbone
-from rtnet.network import NETWORK_CHANNEL_ORDER
+
+if TYPE_CHECKING:  # torch stays unimported until a backbone is built (fast `rtnet --help`)
+    from rtnet.models.backbones import Precision, StreamingBackbone
 
 BackboneChoiceName = Literal["efficientnet", "mobilenet", "lite0"]
 BACKBONE_NAMES: tuple[BackboneChoiceName, ...] = ("efficientnet", "mobilenet", "lite0")
@@ -44,6 +45,8 @@ class BackboneChoice:
     @property
     def channel_order(self) -> str:
         """What the network was trained on: SenseKit on OpenCV's BGR, lite0 on RGB."""
+        from rtnet.network import NETWORK_CHANNEL_ORDER
+
         return "rgb" if self.name == LITE0 else NETWORK_CHANNEL_ORDER
 
     def identity(self) -> str:
@@ -64,9 +67,7 @@ class BackboneChoice:
             return build_lite0(device=device, precision=precision, fast=fast, weights=self.path)
         from rtnet.models import build_backbone
 
-        return build_backbone(
-            self.name, self.path, device=device, precision=precision, fast=fast
-        )
+        return build_backbone(self.name, self.path, device=device, precision=precision, fast=fast)
 
 
 def _sensekit_backbone(name: str, version: str, weights_dir: str | Path | None) -> Path | None:
@@ -94,9 +95,7 @@ def choose_backbone(
         if version is not None:
             raise ConfigError("the lite0 backbone has no versions: leave out --version")
         return BackboneChoice(LITE0, None, imagenet_weights_path())
-    candidates = [
-        (n, v) for n, v in SENSEKIT_ORDER if name in (None, n) and version in (None, v)
-    ]
+    candidates = [(n, v) for n, v in SENSEKIT_ORDER if name in (None, n) and version in (None, v)]
     for n, v in candidates:
         path = _sensekit_backbone(n, v, weights_dir)
         if path is not None:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
+import uuid
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -71,8 +70,16 @@ class ClassifierConfig:
                 raise ConfigError(
                     f"{source}: written by a newer rtnet (format {raw['format']}): upgrade rtnet"
                 )
-            known = {"format", "backbone", "version", "fps", "step", "head", "finetune_layers",
-                     "metrics"}
+            known = {
+                "format",
+                "backbone",
+                "version",
+                "fps",
+                "step",
+                "head",
+                "finetune_layers",
+                "metrics",
+            }
             config = cls(
                 backbone=str(raw["backbone"]),
                 version=raw["version"],
@@ -106,7 +113,9 @@ def write_checkpoint(checkpoint: Checkpoint) -> Path:
     """Writes the folder as a whole: built beside it, then swapped in (never half-written)."""
     folder = checkpoint.folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    # Not tempfile.mkdtemp: its 0700 mode would stick to the final folder.
+    staging = folder.with_name(f".{folder.name}-{uuid.uuid4().hex[:8]}")
+    staging.mkdir()
     try:
         state = {HEAD_PREFIX + k: v.detach().cpu() for k, v in checkpoint.head_state.items()}
         state |= {
@@ -114,9 +123,7 @@ def write_checkpoint(checkpoint: Checkpoint) -> Path:
         }
         torch.save(state, staging / WEIGHTS_FILE)
         (staging / LABELS_FILE).write_text(json.dumps(list(checkpoint.labels), indent=2) + "\n")
-        (staging / CONFIG_FILE).write_text(
-            json.dumps(checkpoint.config.to_json(), indent=2) + "\n"
-        )
+        (staging / CONFIG_FILE).write_text(json.dumps(checkpoint.config.to_json(), indent=2) + "\n")
         old = None
         if folder.exists():
             old = folder.with_name(f".{folder.name}-old-{os.getpid()}")
@@ -233,11 +240,12 @@ class LoadedClassifier:
 
     @property
     def description(self) -> str:
-        return f"{self.checkpoint.folder.name} on {self.choice.label}"
+        """For the apps' log line "NAME: <description> on <source>"."""
+        return f"{self.choice.label} backbone"
 
 
 def load_classifier(
-    folder: str | Path,
+    checkpoint: Checkpoint,
     *,
     weights_dir: str | Path | None = None,
     device: str = "cpu",
@@ -245,9 +253,8 @@ def load_classifier(
     model: str | None = None,
     version: str | None = None,
 ) -> LoadedClassifier:
-    """The classifier in ``folder``, ready to run; ``model``/``version`` (the apps' options) may
-    only confirm the backbone it was trained on."""
-    checkpoint = read_checkpoint(folder)
+    """The classifier of ``checkpoint``, ready to run; ``model``/``version`` (the apps' options)
+    may only confirm the backbone it was trained on."""
     config = checkpoint.config
     if model is not None and model != config.backbone:
         raise ConfigError(
@@ -265,9 +272,3 @@ def load_classifier(
     backbone.to(device)
     network = ClassifierNetwork(backbone, build_head(checkpoint), choice, device)
     return LoadedClassifier(checkpoint, choice, network)
-
-
-def predict(network: ClassifierNetwork, clips: np.ndarray) -> np.ndarray:
-    """Probabilities after each of ``clips`` (N, 4, 3, 256, 256), from a fresh stream."""
-    network.reset()
-    return np.stack([network(clip)[OUTPUT] for clip in clips])

@@ -80,6 +80,8 @@ class Extractor:
         x = torch.from_numpy(frames)
         if self.choice.channel_order == "bgr":
             x = x.flip(1)
+        if self.layers == len(self.backbone.cnn):
+            return self.backbone(x).numpy()  # the backbone's own (fast) path
         with torch.inference_mode():
             if self.backbone.fast:
                 x = x.contiguous(memory_format=torch.channels_last)

@@ -4,7 +4,6 @@ and a report with per-class accuracy and the confusion matrix."""
 
 from __future__ import annotations
 
-import argparse
 import copy
 import datetime
 from collections.abc import Sequence
@@ -21,8 +20,9 @@ from rtnet.errors import ConfigError
 from rtnet.models.backbones import STEP
 from rtnet.models.layers import TemporalConv
 from rtnet.resample import MODEL_FPS
-from rtnet.training.backbones import BACKBONE_NAMES, BackboneChoice, choose_backbone
+from rtnet.training.backbones import BackboneChoice, choose_backbone
 from rtnet.training.classifier import Checkpoint, ClassifierConfig, write_checkpoint
+from rtnet.training.commands import DEFAULT_EPOCHS
 from rtnet.training.dataset import Dataset, Split, discover
 from rtnet.training.features import Extracted, Extractor, FeatureCache, Skipped, extract_all
 from rtnet.training.head import HeadConfig, TemporalHead
@@ -40,7 +40,7 @@ class TrainOptions:
     version: str | None = None
     weights_dir: Path | None = None
     finetune_layers: int = 0
-    epochs: int = 100
+    epochs: int = DEFAULT_EPOCHS
     patience: int = 25  # epochs without a better validation accuracy before stopping
     name: str | None = None  # checkpoint folder name; default: the backbone's
     head: HeadConfig = field(default_factory=HeadConfig)
@@ -387,10 +387,8 @@ class Trainer:
                     status=f"valid {evaluation.accuracy:.0%}  best {best_eval.accuracy:.0%} "
                     f"(epoch {best_epoch})",
                 )
-                # Early stop: validation accuracy stopped improving (or cannot improve).
-                if epoch - best_epoch >= options.patience or (
-                    best_eval.accuracy == 1.0 and epoch - best_epoch >= options.patience // 5
-                ):
+                # Early stop: validation accuracy (then loss, on a tie) stopped improving.
+                if epoch - best_epoch >= options.patience:
                     break
         return best_state, best_epoch, epochs_run
 
@@ -436,60 +434,3 @@ def print_report(result: TrainResult, console: Console) -> None:
     console.print(
         f"Saved [bold]{result.checkpoint}[/]  ->  rtnet run --classifier {result.checkpoint}"
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``rtnet train``."""
-    parser.add_argument(
-        "dataset", metavar="DATASET", help="folder with videos_train/<class>/ and videos_valid/"
-    )
-    parser.add_argument(
-        "--backbone",
-        choices=BACKBONE_NAMES,
-        help="feature extractor (default: a SenseKit backbone if its weights are found, "
-        "else the built-in lite0)",
-    )
-    parser.add_argument("--version", choices=("pro", "lite"), help="SenseKit weights version")
-    parser.add_argument("--weights-dir", metavar="DIR", help="folder holding the SenseKit weights")
-    parser.add_argument(
-        "--finetune-layers",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also train the last N backbone layers (default: 0, the head only)",
-    )
-    parser.add_argument(
-        "--epochs", type=int, default=TrainOptions.epochs, metavar="E",
-        help=f"most epochs to train (default: {TrainOptions.epochs}; stops early when "
-        "validation accuracy stops improving)",
-    )
-    parser.add_argument(
-        "--name", metavar="NAME",
-        help="checkpoint folder under DATASET/checkpoints (default: the backbone name)",
-    )
-    parser.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads")
-
-
-def run(args: argparse.Namespace, console: Console) -> int:
-    """``rtnet train``: returns the exit status."""
-    from rich.console import Console
-
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"invalid --threads {args.threads}: expected 1 or more")
-        torch.set_num_threads(args.threads)
-    options = TrainOptions(
-        dataset=Path(args.dataset),
-        backbone=args.backbone,
-        version=args.version,
-        weights_dir=Path(args.weights_dir) if args.weights_dir else None,
-        finetune_layers=args.finetune_layers,
-        epochs=args.epochs,
-        name=args.name,
-    )
-    Trainer(options, Console()).run()  # the report goes to stdout, progress included
-    return 0

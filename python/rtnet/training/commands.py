@@ -1,0 +1,150 @@
+"""Command-line side of custom classifiers: ``rtnet train`` and ``rtnet run --classifier``.
+
+Kept free of heavy imports (torch, OpenCV) so that building the parser stays fast; the work is
+imported when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rtnet.errors import ConfigError
+from rtnet.training.backbones import BACKBONE_NAMES
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from rtnet.apps import AppSpec
+    from rtnet.network import Network
+    from rtnet.training.classifier import Checkpoint
+
+TRAIN_HELP = "train a classifier of your own classes on a dataset of videos"
+RUN_HELP = "run a classifier trained with `rtnet train`"
+DEFAULT_EPOCHS = 100
+SMOOTHING_STEPS = 2  # the head already sees 1 s; this only steadies the displayed class
+DISPLAY_THRESHOLD = 0.5
+
+
+# ---------------------------------------------------------------------------------------------
+# rtnet train
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "dataset", metavar="DATASET", help="folder with videos_train/<class>/ and videos_valid/"
+    )
+    parser.add_argument(
+        "--backbone",
+        choices=BACKBONE_NAMES,
+        help="feature extractor (default: a SenseKit backbone if its weights are found, "
+        "else the built-in lite0)",
+    )
+    parser.add_argument("--version", choices=("pro", "lite"), help="SenseKit weights version")
+    parser.add_argument("--weights-dir", metavar="DIR", help="folder holding the SenseKit weights")
+    parser.add_argument(
+        "--finetune-layers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also train the last N backbone layers (default: 0, the head only)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=DEFAULT_EPOCHS,
+        metavar="E",
+        help=f"most epochs to train (default: {DEFAULT_EPOCHS}; stops early once validation "
+        "accuracy stops improving)",
+    )
+    parser.add_argument(
+        "--name",
+        metavar="NAME",
+        help="checkpoint folder under DATASET/checkpoints (default: the backbone's name)",
+    )
+    parser.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads")
+
+
+def run_train(args: argparse.Namespace, console: Console) -> int:
+    import torch
+    from rich.console import Console
+
+    from rtnet.training.train import Trainer, TrainOptions
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"invalid --threads {args.threads}: expected 1 or more")
+        torch.set_num_threads(args.threads)
+    options = TrainOptions(
+        dataset=Path(args.dataset),
+        backbone=args.backbone,
+        version=args.version,
+        weights_dir=Path(args.weights_dir) if args.weights_dir else None,
+        finetune_layers=args.finetune_layers,
+        epochs=args.epochs,
+        name=args.name,
+    )
+    Trainer(options, Console()).run()  # progress and report on stdout
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# rtnet run --classifier
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--classifier",
+        required=True,
+        metavar="DIR",
+        help="a folder written by `rtnet train` (DATASET/checkpoints/NAME)",
+    )
+
+
+@dataclass(frozen=True)
+class ClassifierRun:
+    """What ``rtnet run`` needs from a checkpoint: the app it is, then its network."""
+
+    checkpoint: Checkpoint
+    spec: AppSpec
+
+    def load_network(self, args: argparse.Namespace) -> tuple[Network, str]:
+        """The network, built as the other apps build theirs (same device/precision options)."""
+        import torch
+
+        from rtnet.training.classifier import load_classifier
+
+        if args.device == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("--device cuda: PyTorch finds no CUDA device here; use --device cpu")
+        if args.threads is not None:
+            torch.set_num_threads(args.threads)
+        loaded = load_classifier(
+            self.checkpoint,
+            weights_dir=args.weights_dir,
+            device=args.device,
+            precision=args.precision,
+            model=args.model,
+            version=args.version,
+        )
+        return loaded.network, f"{loaded.description} ({args.precision})"
+
+
+def classifier_run(args: argparse.Namespace) -> ClassifierRun:
+    """Reads the checkpoint named by ``--classifier`` (errors before any other work starts)."""
+    from rtnet.apps import AppSpec
+    from rtnet.training.classifier import OUTPUT, read_checkpoint
+
+    checkpoint = read_checkpoint(args.classifier)
+    spec = AppSpec(
+        name=checkpoint.folder.name,
+        help=RUN_HELP,
+        heads=(OUTPUT,),
+        classifier=OUTPUT,
+        smoothing=SMOOTHING_STEPS,
+        display_threshold=DISPLAY_THRESHOLD,
+        time_per_class=True,
+        class_names=checkpoint.labels,
+    )
+    return ClassifierRun(checkpoint, spec)

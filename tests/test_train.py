@@ -1,0 +1,353 @@
+"""Custom classifiers end to end: a generated dataset of shapes moving left, moving right, growing
+and staying still; `rtnet train --backbone lite0` on it; `rtnet run --classifier` on held-out
+videos; the feature cache; checkpoints; and every error a user can run into.
+
+Features are extracted once per session (the ``trained`` fixture); other tests work on copies
+of that dataset, whose cached features copy along."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from rich.console import Console
+
+from rtnet.cli import main
+from rtnet.errors import ConfigError, WeightsError
+from rtnet.training.backbones import choose_backbone
+from rtnet.training.classifier import (
+    WEIGHTS_FILE,
+    Checkpoint,
+    load_classifier,
+    read_checkpoint,
+    write_checkpoint,
+)
+from rtnet.training.dataset import discover
+from rtnet.training.features import Extractor, extract_video
+from rtnet.training.train import Trainer, TrainOptions, TrainResult
+from synthetic_actions import ACTIONS, action_frames, make_dataset, write_action, write_video
+
+
+@dataclass(frozen=True)
+class Trained:
+    dataset: Path
+    checkpoint: Path
+    status: int
+    output: str
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """``rtnet ARGS`` in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main([str(arg) for arg in args])
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    dataset = make_dataset(tmp_path_factory.mktemp("shapes"), train=6, valid=2)
+    status, output, errors = run_cli(
+        "train", dataset, "--backbone", "lite0", "--name", "shapes", "--weights-dir", dataset
+    )
+    assert status == 0, errors
+    return Trained(dataset, dataset / "checkpoints" / "shapes", status, output)
+
+
+def copy_dataset(trained: Trained, tmp_path: Path) -> Path:
+    """A copy with the cached features (copy2 keeps modification times: entries stay valid)."""
+    return Path(shutil.copytree(trained.dataset, tmp_path / "dataset", copy_function=shutil.copy2))
+
+
+def quick_train(dataset: Path, **options: object) -> tuple[TrainResult, str]:
+    console = Console(file=io.StringIO(), width=150)
+    result = Trainer(
+        TrainOptions(**{"dataset": dataset, "backbone": "lite0", "epochs": 2, **options}),  # type: ignore[arg-type]
+        console,
+    ).run()
+    return result, console.file.getvalue()  # type: ignore[attr-defined]
+
+
+# -- training and running ----------------------------------------------------------------------
+
+
+def test_train_reaches_90_percent_validation_accuracy(trained: Trained) -> None:
+    config = json.loads((trained.checkpoint / "config.json").read_text())
+    metrics = config["metrics"]
+    assert metrics["valid_accuracy"] >= 0.9, trained.output
+    assert set(metrics["per_class_accuracy"]) == set(ACTIONS)
+    assert np.trace(metrics["confusion"]) == round(metrics["valid_accuracy"] * 40)
+    assert (config["backbone"], config["version"], config["fps"], config["step"]) == (
+        "lite0",
+        None,
+        16.0,
+        4,
+    )
+    assert json.loads((trained.checkpoint / "labels.json").read_text()) == sorted(ACTIONS)
+    # The report: progress bars, per-class accuracy and the confusion matrix.
+    for text in ("Extracting features", "Training", "accuracy per class", "Confusion matrix"):
+        assert text in trained.output
+    assert "32 videos extracted, 0 reused" in trained.output
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_run_classifier_recognises_a_held_out_video(
+    trained: Trained, action: str, tmp_path: Path
+) -> None:
+    video = write_action(tmp_path / f"{action}.mkv", action, seed=5000)
+    jsonl = tmp_path / "out.jsonl"
+    status, _, errors = run_cli(
+        "run", "--classifier", trained.checkpoint, "--path-in", video,
+        "--no-window", "--quiet", "--jsonl", jsonl,
+    )  # fmt: skip
+    assert status == 0, errors
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(8))  # 2 s, a step per 4 frames
+    assert all(len(r["probs"]) == len(ACTIONS) for r in records)
+    # Once the head has seen a second of it (4 steps), the answer is the action.
+    settled = [r["top"]["label"] for r in records[3:]]
+    assert Counter(settled).most_common(1)[0][0] == action, settled
+
+
+def test_run_classifier_checks_its_options(trained: Trained, tmp_path: Path) -> None:
+    video = write_action(tmp_path / "clip.mkv", "static", seed=1, seconds=1.0)
+    status, _, errors = run_cli(
+        "run", "--classifier", trained.checkpoint, "--path-in", video,
+        "--no-window", "--quiet", "--model", "mobilenet",
+    )  # fmt: skip
+    assert status == 2
+    assert errors.startswith("rtnet: error: ") and "lite0 backbone, not mobilenet" in errors
+    status, _, errors = run_cli(
+        "run", "--classifier", tmp_path / "nothing", "--path-in", video, "--no-window"
+    )
+    assert status == 2 and errors.count("\n") == 1
+    assert "classifier not found" in errors
+
+
+# -- the feature cache -------------------------------------------------------------------------
+
+
+def test_feature_cache_is_reused_and_invalidated(trained: Trained, tmp_path: Path) -> None:
+    dataset = copy_dataset(trained, tmp_path)
+    result, output = quick_train(dataset)
+    assert (result.extracted, result.reused) == (0, 32)
+    assert "0 videos extracted, 32 reused" in output
+
+    # Touched (same bytes, new time): still valid, by content hash.
+    video = dataset / "videos_train" / "growing" / "clip_0.mkv"
+    stat = video.stat()
+    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    result, _ = quick_train(dataset)
+    assert (result.extracted, result.reused) == (0, 32)
+
+    # Changed content: extracted again, and only that one.
+    entry = dataset / "features" / "lite0" / "train" / "growing" / "clip_0.mkv.npz"
+    before = np.load(entry)["features"]
+    write_action(video, "growing", seed=777)
+    result, _ = quick_train(dataset)
+    assert (result.extracted, result.reused) == (1, 31)
+    assert not np.array_equal(np.load(entry)["features"], before)
+    result, _ = quick_train(dataset)
+    assert (result.extracted, result.reused) == (0, 32)
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+
+
+def test_checkpoint_round_trip(trained: Trained, tmp_path: Path) -> None:
+    checkpoint = read_checkpoint(trained.checkpoint)
+    assert checkpoint.labels == tuple(sorted(ACTIONS))
+    assert checkpoint.backbone_state == {}  # head only
+    copy = write_checkpoint(
+        Checkpoint(
+            tmp_path / "copy",
+            checkpoint.labels,
+            checkpoint.config,
+            checkpoint.head_state,
+            checkpoint.backbone_state,
+        )
+    )
+    again = read_checkpoint(copy)
+    assert again.labels == checkpoint.labels
+    assert again.config == checkpoint.config
+    assert again.head_state.keys() == checkpoint.head_state.keys()
+    assert all(torch.equal(again.head_state[k], v) for k, v in checkpoint.head_state.items())
+
+    # Both run the same: a few random clips give the same probabilities.
+    clips = np.random.default_rng(0).random((3, 4, 3, 256, 256), dtype=np.float32)
+    outputs = []
+    for loaded in (load_classifier(checkpoint), load_classifier(again)):
+        loaded.network.reset()
+        outputs.append([loaded.network(clip)["classifier"] for clip in clips])
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
+    assert np.allclose(np.sum(outputs[0], axis=1), 1, atol=1e-5)
+
+
+@pytest.fixture
+def small_dataset(tmp_path: Path) -> Path:
+    """Two classes, one 1 s video each per split: enough to exercise a code path, quickly."""
+    dataset = tmp_path / "small"
+    for split, seed in (("train", 0), ("valid", 100)):
+        for action in ("moving_left", "moving_right"):
+            write_action(dataset / f"videos_{split}" / action / "a.mkv", action, seed, seconds=1.0)
+    return dataset
+
+
+def test_finetuned_layers_are_saved_and_loaded(small_dataset: Path) -> None:
+    dataset = small_dataset
+    result, _ = quick_train(dataset, finetune_layers=1, name="tuned")
+    checkpoint = read_checkpoint(result.checkpoint)
+    assert checkpoint.config.finetune_layers == 1
+    assert checkpoint.backbone_state and all(
+        k.startswith("cnn.17.") for k in checkpoint.backbone_state
+    )
+    assert (dataset / "features" / "lite0" / "finetune-1" / "train").is_dir()
+    backbone = load_classifier(checkpoint).network.backbone.state_dict()
+    for key, value in checkpoint.backbone_state.items():
+        assert torch.equal(backbone[key].contiguous(), value.contiguous())
+
+
+def test_a_sensekit_backbone_trains_and_runs_too(
+    small_dataset: Path, standin_weights_dir: Path
+) -> None:
+    result, _ = quick_train(small_dataset, backbone="efficientnet", weights_dir=standin_weights_dir)
+    assert (result.choice.name, result.choice.version) == ("efficientnet", "pro")
+    assert (small_dataset / "features" / "efficientnet" / "train").is_dir()
+    checkpoint = read_checkpoint(result.checkpoint)
+    assert (checkpoint.config.backbone, checkpoint.config.version) == ("efficientnet", "pro")
+    loaded = load_classifier(checkpoint, weights_dir=standin_weights_dir)
+    assert loaded.network.input_order == "bgr"  # as the SenseKit networks were trained
+    clip = np.random.default_rng(0).random((4, 3, 256, 256), dtype=np.float32)
+    assert loaded.network(clip)["classifier"].shape == (2,)
+    with pytest.raises(WeightsError, match="no efficientnet pro"):
+        load_classifier(checkpoint, weights_dir=small_dataset)
+
+
+def test_broken_checkpoints_are_clear_errors(trained: Trained, tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(trained.checkpoint, tmp_path / "ckpt"))
+    (folder / WEIGHTS_FILE).write_bytes((folder / WEIGHTS_FILE).read_bytes()[:1000])
+    with pytest.raises(WeightsError, match="truncated or corrupt"):
+        read_checkpoint(folder)
+    (folder / "labels.json").unlink()
+    with pytest.raises(ConfigError, match=r"labels\.json is missing"):
+        read_checkpoint(folder)
+
+
+# -- backbone choice ---------------------------------------------------------------------------
+
+
+def test_default_backbone_is_lite0_without_sensekit_weights(
+    tmp_path: Path, standin_weights_dir: Path
+) -> None:
+    assert choose_backbone(weights_dir=tmp_path).name == "lite0"
+    found = choose_backbone(weights_dir=standin_weights_dir)
+    assert (found.name, found.version) == ("efficientnet", "pro")
+    with pytest.raises(WeightsError, match="--backbone lite0"):
+        choose_backbone("mobilenet", "lite", weights_dir=tmp_path)
+    with pytest.raises(ConfigError, match="no versions"):
+        choose_backbone("lite0", "pro")
+
+
+# -- dataset errors ----------------------------------------------------------------------------
+
+
+def _touch_videos(folder: Path, *names: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b"x")
+
+
+def test_dataset_errors_name_what_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="dataset folder not found"):
+        discover(tmp_path / "absent")
+    with pytest.raises(ConfigError, match="no videos_train folder"):
+        discover(tmp_path)
+    _touch_videos(tmp_path / "videos_train" / "wave", "a.mp4")
+    with pytest.raises(ConfigError, match="at least two class folders"):
+        discover(tmp_path)
+    (tmp_path / "videos_train" / "clap").mkdir()
+    (tmp_path / "videos_train" / "clap" / "notes.txt").write_text("not a video")
+    with pytest.raises(ConfigError, match=r"class 'clap' is empty"):
+        discover(tmp_path)
+    _touch_videos(tmp_path / "videos_train" / "clap", "b.mkv")
+    with pytest.raises(ConfigError, match=r"class 'clap' has no validation videos"):
+        discover(tmp_path)
+    _touch_videos(tmp_path / "videos_valid" / "clap", "c.avi")
+    with pytest.raises(ConfigError, match=r"class 'wave' has no validation videos"):
+        discover(tmp_path)
+    _touch_videos(tmp_path / "videos_valid" / "wave", "d.mp4")
+    _touch_videos(tmp_path / "videos_valid" / "jump", "e.mp4")
+    with pytest.raises(ConfigError, match="classes that videos_train lacks: jump"):
+        discover(tmp_path)
+    shutil.rmtree(tmp_path / "videos_valid" / "jump")
+    dataset = discover(tmp_path)
+    assert dataset.labels == ("clap", "wave")
+    assert [v.name for v in dataset.videos["valid"]] == [
+        "videos_valid/clap/c.avi",
+        "videos_valid/wave/d.mp4",
+    ]
+
+
+def test_bad_videos_are_skipped_with_a_warning(trained: Trained, tmp_path: Path) -> None:
+    dataset = copy_dataset(trained, tmp_path)
+    (dataset / "videos_train" / "static" / "broken.mp4").write_bytes(b"\0garbage" * 100)
+    write_action(dataset / "videos_train" / "growing" / "short.mkv", "growing", 9, seconds=0.5)
+    result, output = quick_train(dataset)
+    skipped = {item.video.name: item.reason for item in result.skipped}
+    assert set(skipped) == {"videos_train/static/broken.mp4", "videos_train/growing/short.mkv"}
+    assert "not a video, or corrupt" in skipped["videos_train/static/broken.mp4"]
+    assert "too short: 0.50 s, needs at least 1 s" in skipped["videos_train/growing/short.mkv"]
+    assert "warning: skipped videos_train/static/broken.mp4" in output
+    assert "2 skipped" in output  # and listed again in the summary
+    config = json.loads((result.checkpoint / "config.json").read_text())
+    assert len(config["dataset"]["skipped"]) == 2
+
+
+def test_a_class_without_usable_videos_is_an_error(trained: Trained, tmp_path: Path) -> None:
+    dataset = copy_dataset(trained, tmp_path)
+    valid = dataset / "videos_valid" / "static"
+    shutil.rmtree(valid)
+    valid.mkdir()
+    (valid / "broken.mkv").write_bytes(b"garbage")
+    with pytest.raises(ConfigError, match="'static' has no usable videos in videos_valid"):
+        quick_train(dataset)
+
+
+def test_train_errors_through_the_cli(trained: Trained, tmp_path: Path) -> None:
+    status, _, errors = run_cli("train", tmp_path / "absent")
+    assert (
+        status == 2 and errors == f"rtnet: error: dataset folder not found: {tmp_path / 'absent'}\n"
+    )
+    status, _, errors = run_cli(
+        "train", trained.dataset, "--backbone", "lite0", "--finetune-layers", "99"
+    )
+    assert status == 2 and "the lite0 backbone has 18 layers" in errors
+    status, _, errors = run_cli(
+        "train", trained.dataset, "--backbone", "efficientnet", "--weights-dir", tmp_path
+    )
+    assert status == 2 and "--backbone lite0" in errors and errors.count("\n") == 1
+
+
+def test_videos_of_any_fps_are_resampled_like_the_apps_do(tmp_path: Path) -> None:
+    """A 32 fps video of the same scene gives the 16 fps video's features: every other frame."""
+    frames = action_frames("moving_right", np.random.default_rng(3), 16)
+    slow = write_video(tmp_path / "16.mkv", frames, fps=16)
+    fast = write_video(tmp_path / "32.mkv", [f for f in frames for _ in (0, 1)], fps=32)
+    choice = choose_backbone("lite0")
+    backbone = choice.build()
+    extractor = Extractor(choice, backbone, len(backbone.cnn))
+    (a, steps_a), (b, steps_b) = (
+        extract_video(slow, extractor, 4),
+        extract_video(fast, extractor, 4),
+    )
+    assert steps_a == steps_b == 4
+    np.testing.assert_array_equal(a, b)
