@@ -7,7 +7,6 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,19 +30,10 @@ def find_reference_dir() -> Path:
 
 
 def fill_state_dict(manifest: dict, network: str) -> dict:
-    """The reference README's fill rule for stand-in weights."""
-    import torch
+    """The reference README's fill rule for the stand-in weights of ``network``."""
+    from rtnet.bench import fill_rule_state_dict
 
-    seed = manifest["seeds"][network]
-    state = {}
-    for i, (key, shape) in enumerate(manifest["tensors"][network]):
-        values = np.random.default_rng([seed, i]).standard_normal(shape)
-        if key.endswith("weight") and len(shape) >= 2:
-            values *= np.sqrt(1.0 / np.prod(shape[1:]))
-        else:
-            values *= 0.05
-        state[key] = torch.from_numpy(values.astype(np.float32))
-    return state
+    return fill_rule_state_dict(manifest["tensors"][network], manifest["seeds"][network])
 
 
 @pytest.fixture(scope="session")

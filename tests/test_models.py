@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from rtnet.errors import ConfigError
+from rtnet import FrameRing
+from rtnet.errors import ConfigError, WeightsError
 from rtnet.labels import load_labels
 from rtnet.models import (
     HEAD_KINDS,
@@ -20,6 +21,10 @@ from rtnet.models import (
     head_signature,
 )
 from rtnet.models import backbones as backbones_module
+from rtnet.models import layers as layers_module
+from rtnet.models.loading import build_off_thread
+from rtnet.network import Network
+from rtnet.weights import load_checkpoint
 
 NETWORKS = {"efficientnet": "sien", "mobilenet": "simn"}
 CHECKPOINTS = {
@@ -38,6 +43,25 @@ TOLERANCE = 1e-4  # the reference README's agreement; never loosen it
 def golden_input(step: int) -> np.ndarray:
     """Input of call ``step`` of backbones.npz, as the reference README defines it."""
     return np.random.default_rng([1, 1000 + step]).random((4, 3, 256, 256), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def reference_clips(reference_dir: Path) -> list[np.ndarray]:
+    """The clips the engine makes of video.mkv: every 4 frames, through the FrameRing."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(reference_dir / "video.mkv"))
+    ring, clips, ok = FrameRing(4), [], True
+    while ok:
+        for _ in range(4):
+            ok, frame = capture.read()
+            if not ok:
+                break
+            ring.push(frame)
+        else:
+            clips.append(ring.clip())
+    capture.release()
+    return clips
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +160,64 @@ def test_bf16_computes_close_to_fp32_or_is_refused(standin_weights_dir: Path) ->
     # bf16 keeps ~3 significant digits: the features stay strongly correlated, not equal.
     correlation = np.corrcoef(features.numpy().ravel(), reference.numpy().ravel())[0, 1]
     assert correlation > 0.99
+
+
+@pytest.mark.parametrize(("name", "kind"), [("efficientnet", "gestures"), ("mobilenet", "fitness")])
+def test_bf16_fast_path_keeps_the_reference_pipelines_top1(
+    name: str, kind: str, standin_weights_dir: Path, reference_dir: Path, reference_clips: list
+) -> None:
+    path = standin_weights_dir / CHECKPOINTS[name]
+    if not backbones_module.bf16_supported():
+        with pytest.raises(ConfigError, match="native bf16"):
+            build_backbone(name, path, precision="bf16")  # type: ignore[arg-type]
+        return
+    backbone = build_backbone(name, path, precision="bf16")  # type: ignore[arg-type]
+    head = build_head(kind, standin_weights_dir / HEAD_FILES[kind])  # type: ignore[arg-type]
+    network = Network(backbone, {kind: head})
+    probs = np.stack([network(clip)[kind] for clip in reference_clips])
+    with np.load(reference_dir / "pipeline.npz") as pipeline:
+        golden = pipeline[f"{kind}_probs"]
+    assert probs.shape == golden.shape == (16, golden.shape[1])
+    # Random-weight networks give near-uniform probabilities (top-1 margins down to 0.005):
+    # every step must still keep its class; bf16 moves probabilities by well under 0.02.
+    np.testing.assert_array_equal(probs.argmax(axis=1), golden.argmax(axis=1))
+    assert np.abs(probs - golden).max() < 0.02
+
+
+def test_fast_path_follows_weights_loaded_after_it_ran(
+    standin_weights_dir: Path, goldens: dict[str, np.ndarray]
+) -> None:
+    model = build_backbone("mobilenet")  # untrained; the first call prepares its weights
+    model(torch.from_numpy(golden_input(0)))
+    path = standin_weights_dir / CHECKPOINTS["mobilenet"]
+    model.load_state_dict(load_checkpoint(path, "mobilenet"))
+    model.reset()
+    diff = np.abs(model(torch.from_numpy(golden_input(0))).numpy() - goldens["simn_outputs"][0])
+    assert diff.max() <= TOLERANCE
+
+
+def test_fast_path_without_onednn_kernels_matches_the_golden(
+    monkeypatch: pytest.MonkeyPatch, standin_weights_dir: Path, goldens: dict[str, np.ndarray]
+) -> None:
+    # As on CUDA or a PyTorch without oneDNN: the fused convolutions fall back to plain ops.
+    monkeypatch.setattr(layers_module, "onednn_available", lambda device: False)
+    model = build_backbone("mobilenet", standin_weights_dir / CHECKPOINTS["mobilenet"])
+    for step in range(2):
+        features = model(torch.from_numpy(golden_input(step))).numpy()
+        assert np.abs(features - goldens["simn_outputs"][step]).max() <= TOLERANCE
+
+
+def test_loading_errors_reach_the_caller(tmp_path: Path) -> None:
+    bad = tmp_path / "strided_inflated_mobilenet.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(WeightsError, match=r"strided_inflated_mobilenet\.ckpt"):
+        build_backbone("mobilenet", bad)
+
+    def fail() -> None:
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        build_off_thread(fail)
 
 
 @pytest.mark.parametrize("kind", HEAD_KINDS)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
 import os
 import platform
 import resource
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,7 +133,7 @@ E2E_APPS = {"efficientnet": "gestures", "mobilenet": "fitness"}
 STANDIN_SEED = 20240  # stand-in weights when the reference manifest (with its seeds) is absent
 VIDEO_SIZE = (640, 480)
 VIDEO_FPS = 16.0
-MIB = 1024 * 1024
+AGREEMENT_FRAMES = 64  # the reference video's length
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,13 @@ class BenchWeights:
 def find_reference(explicit: str | Path | None = None) -> Path | None:
     """The reference fixtures folder (manifest, video, goldens), if there is one: ``explicit``,
     $RTNET_REFERENCE, or ``shared/reference`` beside the working directory or the source tree."""
-    candidates = [Path(explicit)] if explicit else []
+    if explicit is not None:
+        if not (Path(explicit) / "manifest.json").is_file():
+            raise ConfigError(
+                f"--reference {explicit}: no reference fixtures (manifest.json) there"
+            )
+        return Path(explicit)
+    candidates = []
     env = os.environ.get("RTNET_REFERENCE")
     candidates += [Path(env)] if env else []
     for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
@@ -181,7 +189,9 @@ def fill_rule_state_dict(
     return state
 
 
-def write_standin_weights(dest: Path, reference: Path | None) -> Path:
+def write_standin_weights(
+    dest: Path, reference: Path | None, networks: Sequence[str] = NETWORKS
+) -> Path:
     """A resources tree like the released one in ``dest``: fill-rule backbones and heads (the
     reference's heads and manifest seeds when ``reference`` is given, so its goldens apply)."""
     import torch
@@ -192,7 +202,7 @@ def write_standin_weights(dest: Path, reference: Path | None) -> Path:
     manifest = json.loads((reference / "manifest.json").read_text()) if reference else None
     if reference is not None and (reference / "resources").is_dir():
         shutil.copytree(reference / "resources", dest, dirs_exist_ok=True)
-    for network in NETWORKS:
+    for network in networks:
         files = WEIGHT_FILES[(network, "pro")]  # type: ignore[index]
         if manifest is not None:
             tag = REFERENCE_TAGS[network]
@@ -217,14 +227,17 @@ def write_standin_weights(dest: Path, reference: Path | None) -> Path:
 
 
 def bench_weights(
-    weights_dir: str | Path | None, reference: Path | None, scratch: Path
+    weights_dir: str | Path | None,
+    reference: Path | None,
+    scratch: Path,
+    networks: Sequence[str] = NETWORKS,
 ) -> BenchWeights:
     """The user's SenseKit weights when every file the benchmark needs is found (same search as
     the apps); otherwise stand-ins written to ``scratch``. Speed does not depend on the values."""
     from rtnet.weights import WEIGHT_FILES, find_file, weights_search_path
 
-    needed = [(network, "backbone") for network in NETWORKS]
-    needed += [(network, kind) for network in NETWORKS for kind in NETWORK_HEADS[network]]
+    needed = [(network, "backbone") for network in networks]
+    needed += [(network, kind) for network in networks for kind in NETWORK_HEADS[network]]
     missing = ""
     for entry in weights_search_path(weights_dir):
         files = {
@@ -235,7 +248,7 @@ def bench_weights(
         if not absent:
             return BenchWeights(entry.path, False, f"SenseKit weights from {entry}")
         missing = missing or f"{absent[0]} not in {entry}"
-    root = write_standin_weights(scratch / "weights", reference)
+    root = write_standin_weights(scratch / "weights", reference, networks)
     origin = "reference fill rule and heads" if reference else "fill rule, seeded"
     return BenchWeights(
         root,
@@ -313,51 +326,69 @@ def _variants() -> tuple[list[Variant], str | None]:
 
 
 def bench_backbone(
-    weights: BenchWeights, networks: Sequence[str] = NETWORKS, steps: int = 10, warmup: int = 2
+    weights: BenchWeights,
+    networks: Sequence[str] = NETWORKS,
+    steps: int = 10,
+    warmup: int = 2,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Milliseconds per 4-frame step of each network, plain vs fast vs bf16, interleaved.
 
     Every round runs one step of each variant in turn (ABCABC...), so load from elsewhere on
     the machine hits all variants alike; medians and speed-ups over the plain path come from
-    the same rounds."""
+    the same rounds. Each network is timed in a fresh process, as an app runs it: the plain
+    path's speed depends on what the allocator already holds (after efficientnet, mobilenet's
+    plain path reuses freed heap instead of faulting in fresh pages, and runs twice as fast)."""
+    _, skipped = _variants()
+    result: dict[str, Any] = {"steps": steps, "skipped": {"bf16": skipped} if skipped else {}}
+    spawn = multiprocessing.get_context("spawn")
+    for network in networks:
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+            timing = pool.submit(time_backbone, weights, network, steps, warmup, threads)
+            result[network] = timing.result()
+    return result
+
+
+def time_backbone(
+    weights: BenchWeights, network: str, steps: int, warmup: int, threads: int | None
+) -> dict[str, dict[str, float]]:
+    """The timing of :func:`bench_backbone` for one network, in this process."""
     import torch
 
     from rtnet.models import build_backbone
 
-    variants, skipped = _variants()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    variants, _ = _variants()
     clip = torch.from_numpy(np.random.default_rng(1).random((4, 3, 256, 256), dtype=np.float32))
-    result: dict[str, Any] = {"steps": steps, "skipped": {"bf16": skipped} if skipped else {}}
-    for network in networks:
-        models = {
-            v.name: build_backbone(
-                network,  # type: ignore[arg-type]
-                weights.backbone(network),
-                fast=v.fast,
-                precision=v.precision,  # type: ignore[arg-type]
-            )
-            for v in variants
+    models = {
+        v.name: build_backbone(
+            network,  # type: ignore[arg-type]
+            weights.backbone(network),
+            fast=v.fast,
+            precision=v.precision,  # type: ignore[arg-type]
+        )
+        for v in variants
+    }
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(warmup):  # first calls pack weights and allocate buffers
+        for model in models.values():
+            model(clip)
+    for _ in range(steps):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model(clip)
+            times[name].append((time.perf_counter() - start) * 1e3)
+    plain = statistics.median(times["plain"])
+    return {
+        name: {
+            "ms_per_step": statistics.median(samples),
+            "min_ms": min(samples),
+            "frames_per_s": CLIP_FRAMES * 1e3 / statistics.median(samples),
+            "speedup": plain / statistics.median(samples),
         }
-        times: dict[str, list[float]] = {name: [] for name in models}
-        for _ in range(warmup):  # first calls pack weights and allocate buffers
-            for model in models.values():
-                model(clip)
-        for _ in range(steps):
-            for name, model in models.items():
-                start = time.perf_counter()
-                model(clip)
-                times[name].append((time.perf_counter() - start) * 1e3)
-        plain = statistics.median(times["plain"])
-        result[network] = {
-            name: {
-                "ms_per_step": statistics.median(samples),
-                "min_ms": min(samples),
-                "frames_per_s": CLIP_FRAMES * 1e3 / statistics.median(samples),
-                "speedup": plain / statistics.median(samples),
-            }
-            for name, samples in times.items()
-        }
-        del models
-    return result
+        for name, samples in times.items()
+    }
 
 
 def bench_agreement(
@@ -524,6 +555,22 @@ def _high_water_mb(pid: int) -> float:
     return 0.0
 
 
+def import_rss_mb() -> float | None:
+    """Resident memory of a process that only imported torch and rtnet's models: the floor
+    under every app's peak (a CUDA build of torch alone holds hundreds of MiB)."""
+    code = (
+        "import pathlib, torch, rtnet.models; print(pathlib.Path('/proc/self/status').read_text())"
+    )
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        status = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return None
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -581,7 +628,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=512,
         metavar="N",
-        help="frames of the end-to-end video, and of the preprocessing run (default: 512)",
+        help="frames of the end-to-end video (default: 512); also caps the agreement video "
+        f"({AGREEMENT_FRAMES}) and the preprocessing run (200)",
     )
     parser.add_argument(
         "--video", metavar="FILE", help="end-to-end input (default: made from the reference video)"
@@ -604,51 +652,50 @@ def run_bench(args: argparse.Namespace) -> int:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    sections = SECTIONS if args.what == "all" else (args.what,)
-    networks = tuple(dict.fromkeys(args.network or NETWORKS))
-    reference = find_reference(args.reference)
-    report: dict[str, Any] = {"machine": machine_info()}
     with tempfile.TemporaryDirectory(prefix="rtnet-bench-") as scratch:
-        if "preprocess" in sections:
-            report["preprocess"] = bench_preprocess(frames=min(args.frames, 200))
-        if "backbone" in sections or "e2e" in sections:
-            weights = bench_weights(args.weights_dir, reference, Path(scratch))
-            report["weights"] = {
-                "dir": str(weights.root),
-                "standin": weights.standin,
-                "note": weights.note,
-            }
-        frames = reference_frames(reference)
-        if "backbone" in sections:
-            report["backbone"] = bench_backbone(weights, networks, steps=args.steps)
-            report["agreement"] = bench_agreement(weights, clips_of(frames), networks, reference)
-            report["agreement"]["input"] = (
-                "reference video" if reference is not None else "synthetic video"
-            )
-        if "e2e" in sections:
-            video = (
-                Path(args.video)
-                if args.video
-                else write_video(Path(scratch) / "bench.mp4", frames, args.frames)
-            )
-            variants, _ = _variants()
-            runs = [
-                (E2E_APPS[network], network, precision)
-                for network in networks
-                for precision in dict.fromkeys(v.precision for v in variants)
-            ]
-            report["e2e"] = bench_e2e(weights, video, runs, args.threads)
-            report["e2e_input"] = (
-                str(args.video)
-                if args.video
-                else (f"{args.frames} frames {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} at 16 fps (MPEG-4)")
-            )
-        report["peak_rss_mb"] = peak_rss_mb()
+        report = measure(args, Path(scratch))
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print_report(report)
     return 0
+
+
+def measure(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    """Everything ``args`` asks for, as one JSON-ready report."""
+    sections = SECTIONS if args.what == "all" else (args.what,)
+    networks = tuple(dict.fromkeys(args.network or NETWORKS))
+    reference = find_reference(args.reference)
+    report: dict[str, Any] = {"machine": machine_info()}
+    if "preprocess" in sections:
+        report["preprocess"] = bench_preprocess(frames=min(args.frames, 200))
+    if "backbone" in sections or "e2e" in sections:
+        weights = bench_weights(args.weights_dir, reference, scratch, networks)
+        report["weights"] = {
+            "dir": str(weights.root),
+            "standin": weights.standin,
+            "note": weights.note,
+        }
+        frames = reference_frames(reference, min(args.frames, AGREEMENT_FRAMES))
+    if "backbone" in sections:
+        report["backbone"] = bench_backbone(
+            weights, networks, steps=args.steps, threads=args.threads
+        )
+        report["agreement"] = bench_agreement(weights, clips_of(frames), networks, reference)
+        report["agreement"]["input"] = "reference video" if reference else "synthetic video"
+    if "e2e" in sections:
+        if args.video:
+            video, report["e2e_input"] = Path(args.video), str(args.video)
+        else:
+            video = write_video(scratch / "bench.mp4", frames, args.frames)
+            width, height = VIDEO_SIZE
+            report["e2e_input"] = f"{args.frames} frames {width}x{height} at 16 fps (MPEG-4)"
+        precisions = dict.fromkeys(v.precision for v in _variants()[0])
+        runs = [(E2E_APPS[n], n, precision) for n in networks for precision in precisions]
+        report["e2e"] = bench_e2e(weights, video, runs, args.threads)
+        report["import_rss_mb"] = import_rss_mb()
+    report["peak_rss_mb"] = peak_rss_mb()
+    return report
 
 
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:
@@ -704,8 +751,10 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             title=f"Agreement with the plain fp32 path ({agreement['clips']} steps of the "
             f"{agreement['input']})"
         )
-        for column in ("network", "fp32 max |diff|", "vs goldens", "bf16 features", "bf16 heads"):
-            table.add_column(column, justify="left" if column == "network" else "right")
+        table.add_column("network")
+        for column in ("fp32 max |diff|", "vs goldens", "bf16 features"):
+            table.add_column(column, justify="right")
+        table.add_column("bf16 heads (top-1 same as fp32)")
         for network in NETWORKS:
             entry = agreement.get(network)
             if entry is None:
@@ -745,6 +794,10 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
                 "-" if run["peak_rss_mb"] is None else f"{run['peak_rss_mb']:.0f}",
             )
         console.print(table)
+        if report.get("import_rss_mb"):
+            console.print(
+                f"(importing torch and rtnet alone: {report['import_rss_mb']:.0f} MiB resident)"
+            )
     console.print(f"peak RSS of the benchmark process: {report['peak_rss_mb']:.0f} MiB")
 
 

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from rtnet.errors import ConfigError
 from rtnet.labels import load_labels
 from rtnet.models.backbones import FEATURES
+from rtnet.models.loading import build_off_thread
 
 HeadKind = Literal["fitness", "gestures", "reps", "met"]
 HEAD_KINDS: tuple[HeadKind, ...] = ("fitness", "gestures", "reps", "met")
@@ -68,11 +69,15 @@ def build_head(
     kind: HeadKind, checkpoint: str | Path | None = None, *, device: str | torch.device = "cpu"
 ) -> Head:
     """The head ``kind`` in eval mode with weights from ``checkpoint`` (untrained if None)."""
-    head = make_head(kind)
-    if checkpoint is not None:
-        from rtnet.weights import load_checkpoint  # weights imports models for signatures
 
-        head.load_state_dict(load_checkpoint(Path(checkpoint), kind), strict=True)
-    head.to(device)
-    head.eval()
-    return head
+    def build() -> Head:
+        head = make_head(kind)
+        if checkpoint is not None:
+            from rtnet.weights import load_checkpoint  # weights imports models for signatures
+
+            head.load_state_dict(load_checkpoint(Path(checkpoint), kind), strict=True)
+        head.to(device)
+        head.eval()
+        return head
+
+    return build_off_thread(build)

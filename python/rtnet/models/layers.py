@@ -32,8 +32,9 @@ class FusedConv:
     With oneDNN (CPUs): the weights are reordered to oneDNN's blocked layout (and cast to the
     compute dtype) once instead of on every call, ReLU6 and the residual add run as post-ops of
     the convolution instead of extra passes over the activations, and small 1x1 convolutions no
-    longer fall to aten's slow generic kernel. Elsewhere (CUDA): plain ops, activation in place.
-    The prepared weights follow the module's parameters: they are rebuilt when those change.
+    longer fall to aten's slow generic kernel. Elsewhere (CUDA, or a oneDNN build that lacks
+    these kernels): plain ops, activation in place. The prepared weights follow the module's
+    parameters (new values, another device): they are rebuilt when those change.
     """
 
     def __init__(
@@ -49,8 +50,9 @@ class FusedConv:
         self.weight, self.bias = weight, bias
         self.stride, self.padding, self.groups = [stride, stride], [padding, padding], groups
         self.dtype = dtype
-        self.onednn = onednn_available(weight.device)
-        self._source: tuple[int, ...] = ()
+        self.onednn = False
+        self._onednn_works = True  # until a call says otherwise
+        self._source: tuple[object, ...] = ()
         self._packed: dict[tuple[int, ...], Tensor] = {}  # by input shape
         self._bias = self._bias_residual = bias
 
@@ -76,36 +78,47 @@ class FusedConv:
             x = x.to(self.dtype)
         if residual is not None and residual.dtype != self.dtype:
             residual = residual.to(self.dtype)
+        self._refresh()
+        if self.onednn:
+            try:
+                return self._onednn(x, relu6, residual)
+            except RuntimeError:
+                self._onednn_works = False  # kernels missing here: plain ops from now on
+                self._refresh()
+        out = F.conv2d(
+            x, self._weight_for(x), self._bias, self.stride, self.padding, 1, self.groups
+        )
+        if relu6:
+            out = out.clamp_(*RELU6)
+        return out if residual is None else out.add_(residual)
+
+    def _onednn(self, x: Tensor, relu6: bool, residual: Tensor | None) -> Tensor:
         weight = self._weight_for(x)
-        bias = self._bias if residual is None else self._bias_residual
-        if not self.onednn:
-            out = F.conv2d(x, weight, bias, self.stride, self.padding, 1, self.groups)
-            if relu6:
-                out = out.clamp_(*RELU6)
-            return out if residual is None else out.add_(residual)
-        args = (weight, bias, self.padding, self.stride, [1, 1], self.groups)
         if residual is None:
+            args = (weight, self._bias, self.padding, self.stride, [1, 1], self.groups)
             unary = ("hardtanh", list(RELU6), "") if relu6 else ("none", [], "")
             return torch.ops.mkldnn._convolution_pointwise(x, *args, *unary)
         # conv(x) + residual (then the activation, if any) in one pass over the output.
+        args = (weight, self._bias_residual, self.padding, self.stride, [1, 1], self.groups)
         post = ("hardtanh", list(RELU6), "") if relu6 else (None, [], None)
         return torch.ops.mkldnn._convolution_pointwise.binary(
             x, residual, *args, "add", None, *post
         )
 
+    def _refresh(self) -> None:
+        """Prepare again when the parameters changed (or oneDNN turned out to be unusable)."""
+        weight, bias, works = self.weight, self.bias, self._onednn_works
+        source = (weight._version, weight.data_ptr(), bias._version, bias.data_ptr(), works)
+        if source == self._source:
+            return
+        self._source, self._packed = source, {}
+        self.onednn = works and onednn_available(weight.device)
+        # oneDNN's bf16 convolutions take an fp32 bias (more precise, and free); its residual
+        # (binary) variant and the plain ops want the compute dtype.
+        self._bias = bias.detach() if self.onednn else bias.detach().to(self.dtype)
+        self._bias_residual = bias.detach().to(self.dtype)
+
     def _weight_for(self, x: Tensor) -> Tensor:
-        source = (
-            self.weight._version,
-            self.weight.data_ptr(),
-            self.bias._version,
-            self.bias.data_ptr(),
-        )
-        if source != self._source:
-            self._source, self._packed = source, {}
-            bias = self.bias.detach()
-            # bf16 convolutions take an fp32 bias (more precise, free), except with a residual.
-            self._bias = bias if self.onednn else bias.to(self.dtype)
-            self._bias_residual = bias.to(self.dtype)
         shape = tuple(x.shape)
         weight = self._packed.get(shape)
         if weight is None:
