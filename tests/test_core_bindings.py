@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -15,22 +14,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import rtnet
+from opencv_reference import opencv_letterbox
 from rtnet import CalorieAccumulator, CalorieUpdate, FrameRing, RepCounter, Smoother
 from rtnet._core import letterbox, preprocess
 
 FAST = settings(max_examples=50, deadline=None)
 
 NON_UINT8 = [np.int8, np.uint16, np.int32, np.int64, np.float16, np.float32, np.float64, np.bool_]
-
-
-def opencv_letterbox(frame: np.ndarray) -> np.ndarray:
-    height, width = frame.shape[:2]
-    side = max(height, width)
-    top, left = (side - height) // 2, (side - width) // 2
-    square = cv2.copyMakeBorder(
-        frame, top, side - height - top, left, side - width - left, cv2.BORDER_CONSTANT, value=0
-    )
-    return cv2.resize(square, (256, 256), interpolation=cv2.INTER_LINEAR)
 
 
 def to_input(bgr: np.ndarray) -> np.ndarray:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
+from opencv_reference import opencv_letterbox
 from rtnet import CalorieAccumulator, FrameRing, RepCounter, Smoother
 from rtnet._core import letterbox, preprocess
 
@@ -28,17 +28,6 @@ def postprocess_golden(reference_dir: Path) -> dict[str, np.ndarray]:
 
 def frame_ids(golden: dict[str, np.ndarray]) -> list[str]:
     return sorted(key[3:] for key in golden if key.startswith("in_"))
-
-
-def opencv_letterbox(frame: np.ndarray) -> np.ndarray:
-    """The reference path: pad to a centred black square, resize with INTER_LINEAR."""
-    height, width = frame.shape[:2]
-    side = max(height, width)
-    top, left = (side - height) // 2, (side - width) // 2
-    square = cv2.copyMakeBorder(
-        frame, top, side - height - top, left, side - width - left, cv2.BORDER_CONSTANT, value=0
-    )
-    return cv2.resize(square, (256, 256), interpolation=cv2.INTER_LINEAR)
 
 
 def test_letterbox_matches_the_golden_exactly(preprocess_golden: dict[str, np.ndarray]) -> None:
