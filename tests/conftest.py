@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,3 +63,26 @@ def standin_weights_dir(
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(fill_state_dict(manifest, network), path, _use_new_zipfile_serialization=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def xvfb_display() -> Iterator[str]:
+    """A private X display: Xvfb picks a free number and writes it to the pipe we give it."""
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    try:
+        ready, _, _ = select.select([read_fd], [], [], 30)
+        assert ready, "Xvfb did not start within 30 s"
+        number = os.read(read_fd, 64).decode().strip()
+        assert number.isdigit(), f"Xvfb gave no display number ({number!r})"
+        yield f":{number}"
+    finally:
+        os.close(read_fd)
+        server.terminate()
+        server.wait(timeout=10)

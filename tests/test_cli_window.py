@@ -8,41 +8,13 @@ from __future__ import annotations
 
 import ctypes
 import json
-import os
-import select
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from engine_helpers import read_video, rtnet_command, rtnet_env, run_rtnet, wait_for_lines
 from rtnet.apps import GESTURES
 from rtnet.overlay import Overlay
-
-
-@pytest.fixture(scope="module")
-def xvfb_display() -> Iterator[str]:
-    """A private X display: Xvfb picks a free number and writes it to the pipe we give it."""
-    read_fd, write_fd = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    try:
-        ready, _, _ = select.select([read_fd], [], [], 30)
-        assert ready, "Xvfb did not start within 30 s"
-        number = os.read(read_fd, 64).decode().strip()
-        assert number.isdigit(), f"Xvfb gave no display number ({number!r})"
-        yield f":{number}"
-    finally:
-        os.close(read_fd)
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def press_key(display: str, key: str) -> None:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from engine_helpers import read_video, write_lossless
+from engine_helpers import read_video, run_rtnet, write_lossless
 from rtnet.cli import main
 from rtnet.errors import ConfigError, SourceError
 from rtnet.overlay import BANNER_BACKGROUND
@@ -151,3 +151,14 @@ def test_record_command(source_video: Path, tmp_path: Path) -> None:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = main(["record", str(dataset), "--label", "a/b", "--no-window"])
     assert status == 2 and "rtnet: error: invalid --label 'a/b'" in err.getvalue()
+
+
+def test_record_in_a_window(xvfb_display: str, source_video: Path, tmp_path: Path) -> None:
+    """The real window path under Xvfb: the run shows its frames and still writes the clip."""
+    dataset = tmp_path / "dataset"
+    result = run_rtnet(
+        "record", str(dataset), "--label", "wave", "--path-in", str(source_video),
+        "--seconds", "1", display=xvfb_display,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(read_video(dataset / "videos_train" / "wave" / "wave_001.mp4")) == 16

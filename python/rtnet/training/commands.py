@@ -114,19 +114,24 @@ class ClassifierRun:
         """The network, built as the other apps build theirs (same device/precision options)."""
         import torch
 
+        from rtnet.models.loading import build_off_thread
         from rtnet.training.classifier import load_classifier
 
         if args.device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("--device cuda: PyTorch finds no CUDA device here; use --device cpu")
         if args.threads is not None:
             torch.set_num_threads(args.threads)
-        loaded = load_classifier(
-            self.checkpoint,
-            weights_dir=args.weights_dir,
-            device=args.device,
-            precision=args.precision,
-            model=args.model,
-            version=args.version,
+        # Off the main thread, like build_backbone: an idle OpenMP pool left in the main thread
+        # slows every step of the inference thread.
+        loaded = build_off_thread(
+            lambda: load_classifier(
+                self.checkpoint,
+                weights_dir=args.weights_dir,
+                device=args.device,
+                precision=args.precision,
+                model=args.model,
+                version=args.version,
+            )
         )
         return loaded.network, f"{loaded.description} ({args.precision})"
 
