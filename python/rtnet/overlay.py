@@ -21,6 +21,17 @@ BANNER_TEXT = (80, 220, 255)  # amber, readable over any video
 REFERENCE_WIDTH = 640  # sizes below are for a 640 px wide frame and scale with the width
 
 
+def _text(
+    out: np.ndarray,
+    text: str,
+    origin: tuple[int, int],
+    size: float,
+    colour: tuple[int, int, int],
+    thickness: int,
+) -> None:
+    cv2.putText(out, text, origin, FONT, size, colour, thickness, cv2.LINE_AA)
+
+
 @dataclass(frozen=True)
 class OverlayView:
     """What to draw on one frame."""
@@ -58,40 +69,14 @@ class Overlay:
         out[border:] = frame
         line_height = 30 * scale
         baseline = round(30 * scale)
-        cv2.putText(
-            out,
-            view.title,
-            (int(10 * scale), baseline),
-            FONT,
-            0.8 * scale,
-            WHITE,
-            max(1, round(2 * scale)),
-            cv2.LINE_AA,
-        )
+        left = int(10 * scale)
+        _text(out, view.title, (left, baseline), 0.8 * scale, WHITE, max(1, round(2 * scale)))
         if view.status:
             (text_width, _), _ = cv2.getTextSize(view.status, FONT, 0.5 * scale, 1)
-            cv2.putText(
-                out,
-                view.status,
-                (width - text_width - int(10 * scale), baseline),
-                FONT,
-                0.5 * scale,
-                GREY,
-                1,
-                cv2.LINE_AA,
-            )
+            _text(out, view.status, (width - text_width - left, baseline), 0.5 * scale, GREY, 1)
         for i, line in enumerate(view.lines[: self.lines]):
             y = round(baseline + line_height * (i + 1))
-            cv2.putText(
-                out,
-                line,
-                (int(10 * scale), y),
-                FONT,
-                0.7 * scale,
-                WHITE,
-                max(1, round(1.5 * scale)),
-                cv2.LINE_AA,
-            )
+            _text(out, line, (left, y), 0.7 * scale, WHITE, max(1, round(1.5 * scale)))
         if view.banner:
             self._draw_banner(out, view.banner, border, scale)
         return out
@@ -112,4 +97,4 @@ class Overlay:
         top_left = (x - pad, y - text_height - pad)
         bottom_right = (x + text_width + pad, y + descent + pad)
         cv2.rectangle(out, top_left, bottom_right, BANNER_BACKGROUND, cv2.FILLED)
-        cv2.putText(out, text, (x, y), FONT, font_scale, BANNER_TEXT, thickness, cv2.LINE_AA)
+        _text(out, text, (x, y), font_scale, BANNER_TEXT, thickness)
