@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::error::ArgumentError;
-use crate::preprocess::{CHANNELS, FRAME_LEN, SIZE};
+use crate::preprocess::{ChannelOrder, CHANNELS, FRAME_LEN, SIZE};
 
 impl From<ArgumentError> for PyErr {
     fn from(err: ArgumentError) -> Self {
@@ -40,6 +40,24 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
         .name()
         .map(|name| name.to_string())
         .unwrap_or_else(|_| "?".into())
+}
+
+/// The `channels` argument: "rgb" or "bgr".
+fn channel_order(channels: &str) -> PyResult<ChannelOrder> {
+    match channels {
+        "rgb" => Ok(ChannelOrder::Rgb),
+        "bgr" => Ok(ChannelOrder::Bgr),
+        other => Err(PyValueError::new_err(format!(
+            "channels must be 'rgb' or 'bgr', got {other:?}"
+        ))),
+    }
+}
+
+fn channel_name(order: ChannelOrder) -> &'static str {
+    match order {
+        ChannelOrder::Rgb => "rgb",
+        ChannelOrder::Bgr => "bgr",
+    }
 }
 
 /// Borrows a BGR uint8 (H, W, 3) array of any strides, or says clearly what is wrong with it.
@@ -116,15 +134,20 @@ fn probability_vector(probs: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
 }
 
 /// Preprocesses one BGR uint8 frame (H, W, 3) into the network input: float32 (3, 256, 256),
-/// RGB, scaled to [0, 1], letterboxed to a centred black square and resized like OpenCV's
-/// INTER_LINEAR.
+/// channels in `channels` order ("rgb" or "bgr"), scaled to [0, 1], letterboxed to a centred
+/// black square and resized like OpenCV's INTER_LINEAR.
 #[pyfunction(name = "preprocess")]
-fn py_preprocess<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray3<f32>>> {
+#[pyo3(signature = (frame, *, channels = "rgb"))]
+fn py_preprocess<'py>(
+    frame: &Bound<'py, PyAny>,
+    channels: &str,
+) -> PyResult<Bound<'py, PyArray3<f32>>> {
+    let order = channel_order(channels)?;
     let frame = frame_array(frame)?;
     let view = frame.as_array();
     let planes = frame.py().detach(|| {
         let mut planes = vec![0.0f32; FRAME_LEN];
-        preprocess::preprocess_into(view, &mut planes).map(|()| planes)
+        preprocess::preprocess_into(view, &mut planes, order).map(|()| planes)
     })?;
     let planes = Array3::from_shape_vec((CHANNELS, SIZE, SIZE), planes)
         .map_err(|err| PyValueError::new_err(err.to_string()))?;
@@ -147,7 +170,8 @@ fn py_letterbox<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray3<
 ///
 /// `push(frame)` preprocesses a BGR uint8 (H, W, 3) frame (any size, any strides) straight into
 /// the ring; `clip()` returns the frames held, oldest first, as a fresh C-contiguous float32
-/// array (N, 3, 256, 256) that `torch.from_numpy` takes without copying.
+/// array (N, 3, 256, 256) that `torch.from_numpy` takes without copying. `channels` is the
+/// channel order written: "rgb" (default) or "bgr" (OpenCV's, which the SenseKit networks take).
 #[pyclass(name = "FrameRing", module = "rtnet")]
 struct PyFrameRing {
     ring: ring::FrameRing,
@@ -156,11 +180,18 @@ struct PyFrameRing {
 #[pymethods]
 impl PyFrameRing {
     #[new]
-    #[pyo3(signature = (capacity = 4))]
-    fn new(capacity: i64) -> PyResult<Self> {
+    #[pyo3(signature = (capacity = 4, *, channels = "rgb"))]
+    fn new(capacity: i64, channels: &str) -> PyResult<Self> {
+        let order = channel_order(channels)?;
         Ok(Self {
-            ring: ring::FrameRing::new(count("capacity", capacity)?)?,
+            ring: ring::FrameRing::new(count("capacity", capacity)?, order)?,
         })
+    }
+
+    /// Channel order of the frames written: "rgb" or "bgr".
+    #[getter]
+    fn channels(&self) -> &'static str {
+        channel_name(self.ring.order())
     }
 
     /// Preprocesses `frame` (BGR uint8, shape (H, W, 3)) into the next slot, replacing the
@@ -199,8 +230,9 @@ impl PyFrameRing {
 
     fn __repr__(&self) -> String {
         format!(
-            "FrameRing(capacity={}, len={})",
+            "FrameRing(capacity={}, channels='{}', len={})",
             self.ring.capacity(),
+            channel_name(self.ring.order()),
             self.ring.len()
         )
     }

@@ -1,6 +1,6 @@
 //! Frame preprocessing: letterbox a BGR frame to a black-padded square, resize it to 256x256
 //! exactly as OpenCV's `cv2.resize(..., interpolation=INTER_LINEAR)` does on uint8, and write it
-//! as the network input (RGB, scaled to [0, 1], channel-first float32).
+//! as the network input (RGB or BGR, scaled to [0, 1], channel-first float32).
 //!
 //! The padded square is never built: padding pixels are a virtual black border, which is exact
 //! because a black pixel contributes nothing to OpenCV's fixed-point sums. Rows are processed
@@ -12,8 +12,28 @@ use crate::error::ArgumentError;
 
 /// Side of the square frame the networks see.
 pub const SIZE: usize = 256;
-/// Colour channels of a frame (BGR in, RGB out).
+/// Colour channels of a frame.
 pub const CHANNELS: usize = 3;
+
+/// Channel order of the network input (frames come in as OpenCV's BGR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChannelOrder {
+    /// Red, green, blue: the order the reference README's preprocessing describes.
+    #[default]
+    Rgb,
+    /// OpenCV's order, kept as it is: what the SenseKit networks were fed (pipeline.npz).
+    Bgr,
+}
+
+impl ChannelOrder {
+    /// The output plane that input channel `c` (B=0, G=1, R=2) goes to.
+    fn plane(self, c: usize) -> usize {
+        match self {
+            ChannelOrder::Rgb => CHANNELS - 1 - c,
+            ChannelOrder::Bgr => c,
+        }
+    }
+}
 /// Values in one preprocessed frame, (3, 256, 256).
 pub const FRAME_LEN: usize = CHANNELS * SIZE * SIZE;
 
@@ -273,17 +293,17 @@ pub fn letterbox(frame: ArrayView3<'_, u8>) -> Result<Vec<u8>, ArgumentError> {
     Ok(out)
 }
 
-/// Preprocesses `frame` into `out` (`FRAME_LEN` values): RGB, scaled to [0, 1], channel-first.
-/// On error `out` is left untouched.
-pub fn preprocess_into(frame: ArrayView3<'_, u8>, out: &mut [f32]) -> Result<(), ArgumentError> {
+/// Preprocesses `frame` into `out` (`FRAME_LEN` values): channels in `order`, scaled to [0, 1],
+/// channel-first. On error `out` is left untouched.
+pub fn preprocess_into(
+    frame: ArrayView3<'_, u8>,
+    out: &mut [f32],
+    order: ChannelOrder,
+) -> Result<(), ArgumentError> {
     debug_assert_eq!(out.len(), FRAME_LEN);
-    let mut rgb_planes: Vec<&mut [f32]> = out.chunks_exact_mut(SIZE * SIZE).collect();
     letterbox_rows(frame, |dy, bgr_planes| {
-        let rows = rgb_planes
-            .iter_mut()
-            .rev()
-            .map(|plane| &mut plane[dy * SIZE..][..SIZE]);
-        for (row, values) in rows.zip(bgr_planes.chunks_exact(SIZE)) {
+        for (c, values) in bgr_planes.chunks_exact(SIZE).enumerate() {
+            let row = &mut out[order.plane(c) * SIZE * SIZE + dy * SIZE..][..SIZE];
             // f32 division is exactly (v as f64 / 255) as f32 for every uint8 (see the tests).
             row.iter_mut()
                 .zip(values)
@@ -383,17 +403,20 @@ mod tests {
     }
 
     #[test]
-    fn preprocess_is_rgb_channel_first_unit_scale() {
+    fn preprocess_is_channel_first_unit_scale_in_either_order() {
         let frame = pattern(120, 160);
         let bgr = letterbox(frame.view()).unwrap();
-        let mut out = vec![f32::NAN; FRAME_LEN];
-        preprocess_into(frame.view(), &mut out).unwrap();
-        for (i, pixel) in bgr.chunks_exact(3).enumerate() {
-            for (rgb_channel, &value) in pixel.iter().rev().enumerate() {
-                assert_eq!(
-                    out[rgb_channel * SIZE * SIZE + i],
-                    (f64::from(value) / 255.0) as f32
-                );
+        for order in [ChannelOrder::Rgb, ChannelOrder::Bgr] {
+            let mut out = vec![f32::NAN; FRAME_LEN];
+            preprocess_into(frame.view(), &mut out, order).unwrap();
+            for (i, pixel) in bgr.chunks_exact(3).enumerate() {
+                for (c, &value) in pixel.iter().enumerate() {
+                    let plane = if order == ChannelOrder::Rgb { 2 - c } else { c };
+                    assert_eq!(
+                        out[plane * SIZE * SIZE + i],
+                        (f64::from(value) / 255.0) as f32
+                    );
+                }
             }
         }
     }
@@ -403,7 +426,7 @@ mod tests {
         for shape in [(0, 5, 3), (5, 0, 3), (4, 4, 4), (4, 4, 1)] {
             let frame = Array3::<u8>::zeros(shape);
             let mut out = vec![0.5f32; FRAME_LEN];
-            assert!(preprocess_into(frame.view(), &mut out).is_err());
+            assert!(preprocess_into(frame.view(), &mut out, ChannelOrder::Rgb).is_err());
             assert!(out.iter().all(|&v| v == 0.5));
         }
     }

@@ -6,11 +6,12 @@
 use numpy::ndarray::ArrayView3;
 
 use crate::error::ArgumentError;
-use crate::preprocess::{preprocess_into, FRAME_LEN};
+use crate::preprocess::{preprocess_into, ChannelOrder, FRAME_LEN};
 
 #[derive(Debug, Clone)]
 pub struct FrameRing {
     capacity: usize,
+    order: ChannelOrder,
     /// Slots are allocated as the ring first fills, so a large capacity costs nothing up front.
     slots: Vec<Box<[f32]>>,
     /// Slot the next frame goes into.
@@ -19,12 +20,13 @@ pub struct FrameRing {
 }
 
 impl FrameRing {
-    pub fn new(capacity: usize) -> Result<Self, ArgumentError> {
+    pub fn new(capacity: usize, order: ChannelOrder) -> Result<Self, ArgumentError> {
         if capacity == 0 {
             return Err(ArgumentError::new("capacity must be >= 1, got 0"));
         }
         Ok(Self {
             capacity,
+            order,
             slots: Vec::new(),
             next: 0,
             len: 0,
@@ -33,6 +35,10 @@ impl FrameRing {
 
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    pub fn order(&self) -> ChannelOrder {
+        self.order
     }
 
     /// Frames held: pushes since the last reset, at most `capacity`.
@@ -50,7 +56,7 @@ impl FrameRing {
         if self.slots.len() == self.next {
             self.slots.push(vec![0.0; FRAME_LEN].into_boxed_slice());
         }
-        preprocess_into(frame, &mut self.slots[self.next])?;
+        preprocess_into(frame, &mut self.slots[self.next], self.order)?;
         self.next = (self.next + 1) % self.capacity;
         self.len = (self.len + 1).min(self.capacity);
         Ok(())
@@ -99,7 +105,7 @@ mod tests {
 
     #[test]
     fn clip_is_time_ordered_and_keeps_the_last_capacity_frames() {
-        let mut ring = FrameRing::new(4).unwrap();
+        let mut ring = FrameRing::new(4, ChannelOrder::Rgb).unwrap();
         for value in 1..=3 {
             ring.push(frame(value).view()).unwrap();
         }
@@ -114,7 +120,7 @@ mod tests {
 
     #[test]
     fn reset_empties_and_clip_of_empty_ring_is_an_error() {
-        let mut ring = FrameRing::new(2).unwrap();
+        let mut ring = FrameRing::new(2, ChannelOrder::Rgb).unwrap();
         assert!(ring.clip().is_err());
         ring.push(frame(5).view()).unwrap();
         ring.reset();
@@ -126,7 +132,7 @@ mod tests {
 
     #[test]
     fn frames_of_changing_size_and_rejected_frames() {
-        let mut ring = FrameRing::new(3).unwrap();
+        let mut ring = FrameRing::new(3, ChannelOrder::Rgb).unwrap();
         ring.push(frame(1).view()).unwrap();
         ring.push(Array3::from_elem((300, 20, 3), 2u8).view())
             .unwrap();
@@ -137,7 +143,7 @@ mod tests {
 
     #[test]
     fn capacity_must_be_positive() {
-        assert!(FrameRing::new(0).is_err());
-        assert_eq!(FrameRing::new(1).unwrap().capacity(), 1);
+        assert!(FrameRing::new(0, ChannelOrder::Rgb).is_err());
+        assert_eq!(FrameRing::new(1, ChannelOrder::Rgb).unwrap().capacity(), 1);
     }
 }

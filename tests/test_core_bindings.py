@@ -93,13 +93,25 @@ def test_clip_is_a_fresh_array_torch_takes_without_copying() -> None:
     assert not np.shares_memory(first, second)
 
 
+def test_bgr_channel_order_keeps_opencv_order() -> None:
+    frame = np.random.default_rng(3).integers(0, 256, (90, 160, 3), dtype=np.uint8)
+    rgb = preprocess(frame)
+    np.testing.assert_array_equal(preprocess(frame, channels="bgr"), rgb[::-1])
+    ring = FrameRing(capacity=2, channels="bgr")
+    ring.push(frame)
+    assert ring.channels == "bgr" and FrameRing().channels == "rgb"
+    np.testing.assert_array_equal(ring.clip()[0], rgb[::-1])
+    with pytest.raises(ValueError, match="channels must be 'rgb' or 'bgr'"):
+        FrameRing(channels="RGB")
+
+
 def test_frame_ring_len_reset_capacity_repr() -> None:
     ring = FrameRing(capacity=3)
     assert (len(ring), ring.capacity) == (0, 3)
     with pytest.raises(ValueError, match="empty"):
         ring.clip()
     ring.push(uniform_frame(1, (4, 4)))
-    assert len(ring) == 1 and repr(ring) == "FrameRing(capacity=3, len=1)"
+    assert len(ring) == 1 and repr(ring) == "FrameRing(capacity=3, channels='rgb', len=1)"
     ring.reset()
     assert len(ring) == 0
     with pytest.raises(ValueError, match="empty"):

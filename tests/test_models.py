@@ -23,7 +23,7 @@ from rtnet.models import (
 from rtnet.models import backbones as backbones_module
 from rtnet.models import layers as layers_module
 from rtnet.models.loading import build_off_thread
-from rtnet.network import Network
+from rtnet.network import NETWORK_CHANNEL_ORDER, Network
 from rtnet.weights import load_checkpoint
 
 NETWORKS = {"efficientnet": "sien", "mobilenet": "simn"}
@@ -51,7 +51,7 @@ def reference_clips(reference_dir: Path) -> list[np.ndarray]:
     import cv2
 
     capture = cv2.VideoCapture(str(reference_dir / "video.mkv"))
-    ring, clips, ok = FrameRing(4), [], True
+    ring, clips, ok = FrameRing(4, channels=NETWORK_CHANNEL_ORDER), [], True
     while ok:
         for _ in range(4):
             ok, frame = capture.read()

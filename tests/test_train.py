@@ -225,7 +225,7 @@ def test_a_sensekit_backbone_trains_and_runs_too(
     checkpoint = read_checkpoint(result.checkpoint)
     assert (checkpoint.config.backbone, checkpoint.config.version) == ("efficientnet", "pro")
     loaded = load_classifier(checkpoint, weights_dir=standin_weights_dir)
-    assert loaded.network.input_order == "bgr"  # as the SenseKit networks were trained
+    assert loaded.network.channels == "bgr"  # as the SenseKit networks were trained
     clip = np.random.default_rng(0).random((4, 3, 256, 256), dtype=np.float32)
     assert loaded.network(clip)["classifier"].shape == (2,)
     with pytest.raises(WeightsError, match="no efficientnet pro"):

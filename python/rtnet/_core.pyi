@@ -1,12 +1,15 @@
 """Type stubs for the Rust core (`rtnet._core`); the classes are re-exported from `rtnet`."""
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-def preprocess(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-    """BGR uint8 (H, W, 3) frame -> network input float32 (3, 256, 256), RGB in [0, 1]."""
+def preprocess(
+    frame: npt.NDArray[np.uint8], *, channels: Literal["rgb", "bgr"] = "rgb"
+) -> npt.NDArray[np.float32]:
+    """BGR uint8 (H, W, 3) frame -> network input float32 (3, 256, 256) in [0, 1]."""
 
 def letterbox(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     """BGR uint8 (H, W, 3) frame -> (256, 256, 3) BGR: centred black square, INTER_LINEAR."""
@@ -14,7 +17,7 @@ def letterbox(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
 class FrameRing:
     """The last `capacity` preprocessed frames, ready to hand to the network as one clip."""
 
-    def __init__(self, capacity: int = 4) -> None: ...
+    def __init__(self, capacity: int = 4, *, channels: Literal["rgb", "bgr"] = "rgb") -> None: ...
     def push(self, frame: npt.NDArray[np.uint8]) -> None:
         """Preprocess a BGR uint8 (H, W, 3) frame of any size and strides into the ring."""
     def clip(self) -> npt.NDArray[np.float32]:
@@ -22,6 +25,8 @@ class FrameRing:
     def reset(self) -> None: ...
     @property
     def capacity(self) -> int: ...
+    @property
+    def channels(self) -> Literal["rgb", "bgr"]: ...
     def __len__(self) -> int: ...
 
 class Smoother:

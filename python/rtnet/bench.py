@@ -291,7 +291,9 @@ def reference_frames(reference: Path | None, frames: int = 64) -> list[np.ndarra
 
 def clips_of(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
     """The clips the engine hands the network: every 4 frames, the ring's last 4."""
-    ring = FrameRing(CLIP_FRAMES)
+    from rtnet.network import NETWORK_CHANNEL_ORDER
+
+    ring = FrameRing(CLIP_FRAMES, channels=NETWORK_CHANNEL_ORDER)
     clips = []
     for index, frame in enumerate(frames):
         ring.push(frame)

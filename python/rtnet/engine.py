@@ -243,7 +243,8 @@ class Engine:
         clips: queue.Queue[_Clip | _End],
         events: queue.Queue[_Event],
     ) -> None:
-        ring = FrameRing(STEP_FRAMES)
+        # The ring writes frames in the channel order the network takes (RGB for a bare callable).
+        ring = FrameRing(STEP_FRAMES, channels=getattr(self.network, "channels", "rgb"))
         dropped = 0
         try:
             for tick in self.source.ticks(halt):

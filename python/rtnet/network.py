@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 import torch
 
 # The SenseKit networks were trained on frames in OpenCV's channel order (BGR): the original
-# implementation only scales and transposes, and pipeline.npz is reproduced only that way.
-# FrameRing yields RGB (the reference README's preprocessing), so the channels are turned back here.
-NETWORK_CHANNEL_ORDER = "bgr"
+# implementation only scales and transposes, and pipeline.npz is reproduced only that way (the
+# reference README's BGR->RGB step is off by up to 0.25 in probability). The FrameRing feeding a
+# network writes its frames in the order the network declares, so no per-clip flip is needed.
+NETWORK_CHANNEL_ORDER: Literal["rgb", "bgr"] = "bgr"
 
 
 class Network:
@@ -26,15 +28,13 @@ class Network:
         self.backbone = backbone
         self.heads = dict(heads)
         self.device = torch.device(device)
-        self.input_order = NETWORK_CHANNEL_ORDER
+        self.channels: Literal["rgb", "bgr"] = NETWORK_CHANNEL_ORDER  # what clips must hold
 
     def __call__(self, clip: np.ndarray) -> dict[str, np.ndarray]:
         """Head outputs for one clip: probabilities (classes,) or MET (1,), as float32 numpy."""
         # inference_mode is per thread, so it is entered here, in whichever thread infers.
         with torch.inference_mode():
             frames = torch.from_numpy(clip).to(self.device)
-            if self.input_order == "bgr":
-                frames = frames.flip(1)
             features = self.backbone(frames)
             outputs = {}
             for kind, head in self.heads.items():

@@ -43,7 +43,7 @@ class BackboneChoice:
         return self.name if self.version is None else f"{self.name} {self.version}"
 
     @property
-    def channel_order(self) -> str:
+    def channel_order(self) -> Literal["rgb", "bgr"]:
         """What the network was trained on: SenseKit on OpenCV's BGR, lite0 on RGB."""
         from rtnet.network import NETWORK_CHANNEL_ORDER
 

@@ -221,7 +221,7 @@ class ClassifierNetwork(Network):
     ) -> None:
         self.head = StreamingHead(head).to(device)
         super().__init__(backbone, {OUTPUT: self.head}, device=device)
-        self.input_order = choice.channel_order  # lite0 was trained on RGB, SenseKit on BGR
+        self.channels = choice.channel_order  # lite0 was trained on RGB, SenseKit on BGR
 
     def reset(self) -> None:
         super().reset()

@@ -76,10 +76,9 @@ class Extractor:
         return folder if self.finetune_layers == 0 else folder / f"finetune-{self.finetune_layers}"
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """(T, 3, 256, 256) RGB frames, in stream order -> the layers' output."""
+        """(T, 3, 256, 256) frames in the backbone's channel order, stream order -> the layers'
+        output."""
         x = torch.from_numpy(frames)
-        if self.choice.channel_order == "bgr":
-            x = x.flip(1)
         if self.layers == len(self.backbone.cnn):
             return self.backbone(x).numpy()  # the backbone's own (fast) path
         with torch.inference_mode():
@@ -172,7 +171,7 @@ def extract_video(path: Path, extractor: Extractor, min_steps: int) -> tuple[np.
     from rtnet.sources import VideoFileSource
 
     source = VideoFileSource(path)
-    ring = FrameRing(STEP)
+    ring = FrameRing(STEP, channels=extractor.choice.channel_order)
     clips: list[np.ndarray] = []
     outputs: list[np.ndarray] = []
     ticks = 0
