@@ -51,6 +51,24 @@ def rtnet_env(display: str | None = None) -> dict[str, str]:
     return env
 
 
+def start_paced_gestures(
+    video: Path, weights: Path, jsonl: Path, out: Path, display: str | None = None
+) -> subprocess.Popen[str]:
+    """A running `rtnet gestures` on ``video`` paced like a camera (--realtime), so a test can
+    interrupt it midway; without ``display`` it runs with --no-window."""
+    args = ["gestures", "--path-in", str(video), "--realtime", "--weights-dir", str(weights)]
+    args += ["--jsonl", str(jsonl), "--path-out", str(out)]
+    if display is None:
+        args.append("--no-window")
+    return subprocess.Popen(
+        rtnet_command(*args),
+        env=rtnet_env(display),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def run_rtnet(
     *args: str, display: str | None = None, cwd: Path | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 from pathlib import Path
 
-from engine_helpers import read_video, rtnet_command, rtnet_env, wait_for_lines
+from engine_helpers import read_video, start_paced_gestures, wait_for_lines
 
 
 def test_sigint_leaves_complete_outputs(
@@ -16,25 +15,7 @@ def test_sigint_leaves_complete_outputs(
 ) -> None:
     jsonl, video = tmp_path / "out.jsonl", tmp_path / "out.mp4"
     # --realtime paces the 4 s file, so the run is still going when the signal comes.
-    process = subprocess.Popen(
-        rtnet_command(
-            "gestures",
-            "--path-in",
-            str(reference_dir / "video.mkv"),
-            "--realtime",
-            "--no-window",
-            "--weights-dir",
-            str(standin_weights_dir),
-            "--jsonl",
-            str(jsonl),
-            "--path-out",
-            str(video),
-        ),
-        env=rtnet_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_paced_gestures(reference_dir / "video.mkv", standin_weights_dir, jsonl, video)
     wait_for_lines(jsonl, 3, process)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine_helpers import read_video, rtnet_command, rtnet_env, run_rtnet, wait_for_lines
+from engine_helpers import read_video, rtnet_env, run_rtnet, start_paced_gestures, wait_for_lines
 from rtnet.apps import GESTURES
 from rtnet.overlay import Overlay
 
@@ -138,23 +138,8 @@ def test_q_in_the_window_ends_the_run_cleanly(
     xvfb_display: str, reference_dir: Path, standin_weights_dir: Path, tmp_path: Path
 ) -> None:
     jsonl, video = tmp_path / "out.jsonl", tmp_path / "out.mp4"
-    process = subprocess.Popen(
-        rtnet_command(
-            "gestures",
-            "--path-in",
-            str(reference_dir / "video.mkv"),
-            "--realtime",
-            "--weights-dir",
-            str(standin_weights_dir),
-            "--path-out",
-            str(video),
-            "--jsonl",
-            str(jsonl),
-        ),
-        env=rtnet_env(xvfb_display),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_paced_gestures(
+        reference_dir / "video.mkv", standin_weights_dir, jsonl, video, display=xvfb_display
     )
     wait_for_lines(jsonl, 2, process)
     press_key(xvfb_display, "q")
