@@ -1,1 +1,4 @@
 """Custom classifiers: record clips, extract features, train a temporal head, run it live."""
+
+# Here, not in train.py, so that the CLI can show it without importing torch.
+DEFAULT_EPOCHS = 100

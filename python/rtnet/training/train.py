@@ -20,9 +20,9 @@ from rtnet.errors import ConfigError
 from rtnet.models.backbones import STEP
 from rtnet.models.layers import TemporalConv
 from rtnet.resample import MODEL_FPS
+from rtnet.training import DEFAULT_EPOCHS
 from rtnet.training.backbones import BackboneChoice, choose_backbone
 from rtnet.training.classifier import Checkpoint, ClassifierConfig, write_checkpoint
-from rtnet.training.commands import DEFAULT_EPOCHS
 from rtnet.training.dataset import Dataset, Split, discover
 from rtnet.training.features import Extracted, Extractor, FeatureCache, Skipped, extract_all
 from rtnet.training.head import HeadConfig, TemporalHead

@@ -1,4 +1,4 @@
-"""Command-line side of custom classifiers: ``rtnet train`` and ``rtnet run --classifier``.
+"""The commands of custom classifiers: ``rtnet train`` and ``rtnet run --classifier``.
 
 Kept free of heavy imports (torch, OpenCV) so that building the parser stays fast; the work is
 imported when a command runs.
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rtnet.errors import ConfigError
+from rtnet.cli.options import add_threads_option, setup_torch
+from rtnet.training import DEFAULT_EPOCHS
 from rtnet.training.backbones import BACKBONE_NAMES
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 TRAIN_HELP = "train a classifier of your own classes on a dataset of videos"
 RUN_HELP = "run a classifier trained with `rtnet train`"
-DEFAULT_EPOCHS = 100
 SMOOTHING_STEPS = 2  # the head already sees 1 s; this only steadies the displayed class
 DISPLAY_THRESHOLD = 0.5
 
@@ -64,19 +64,15 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="checkpoint folder under DATASET/checkpoints (default: the backbone's name)",
     )
-    parser.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads")
+    add_threads_option(parser)
 
 
 def run_train(args: argparse.Namespace, console: Console) -> int:
-    import torch
     from rich.console import Console
 
     from rtnet.training.train import Trainer, TrainOptions
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"invalid --threads {args.threads}: expected 1 or more")
-        torch.set_num_threads(args.threads)
+    setup_torch(threads=args.threads)
     options = TrainOptions(
         dataset=Path(args.dataset),
         backbone=args.backbone,
@@ -112,15 +108,10 @@ class ClassifierRun:
 
     def load_network(self, args: argparse.Namespace) -> tuple[Network, str]:
         """The network, built as the other apps build theirs (same device/precision options)."""
-        import torch
-
         from rtnet.models.loading import build_off_thread
         from rtnet.training.classifier import load_classifier
 
-        if args.device == "cuda" and not torch.cuda.is_available():
-            raise ConfigError("--device cuda: PyTorch finds no CUDA device here; use --device cpu")
-        if args.threads is not None:
-            torch.set_num_threads(args.threads)
+        setup_torch(args.device, args.threads)
         # Off the main thread, like build_backbone: an idle OpenMP pool left in the main thread
         # slows every step of the inference thread.
         loaded = build_off_thread(
