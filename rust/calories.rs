@@ -12,6 +12,23 @@ const INITIAL_HISTORY_SECONDS: f64 = 5.75;
 /// Weight of a new MET prediction in the live exponential moving average.
 const LIVE_RATE: f64 = 0.2;
 
+/// Accepted ranges (inclusive) of the person: wide enough for any real person, narrow enough
+/// that every product in the algorithm stays finite and meaningful.
+pub const WEIGHT_KG: (f64, f64) = (10.0, 700.0);
+pub const HEIGHT_CM: (f64, f64) = (50.0, 300.0);
+pub const AGE_YEARS: (f64, f64) = (0.0, 150.0);
+/// Lowest resting metabolic rate accepted (kcal/day); the MET correction divides by it.
+pub const MIN_RESTING_METABOLIC_RATE: f64 = 100.0;
+/// Longest `smoothing` and `recovery_factor` (seconds); both must also be > 0.
+pub const MAX_TIME_CONSTANT_S: f64 = 3600.0;
+/// Longest stream time one update may account (seconds): longer gaps are not a video stream.
+pub const MAX_DT_S: f64 = 3600.0;
+/// Largest MET prediction accepted (the Compendium's highest activities are about 25).
+pub const MAX_MET: f64 = 1000.0;
+/// Most history entries kept. Only updates closer than `smoothing / MAX_HISTORY` seconds apart
+/// reach it; the two oldest entries are then merged into their time-weighted mean.
+pub const MAX_HISTORY: usize = 4096;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gender {
     Female,
@@ -81,34 +98,32 @@ impl Default for CalorieSettings {
 
 impl CalorieSettings {
     fn validate(&self) -> Result<(), ArgumentError> {
-        let checks = [
-            ("weight", self.weight, self.weight > 0.0, "> 0 kg"),
-            ("height", self.height, self.height > 0.0, "> 0 cm"),
-            ("age", self.age, self.age >= 0.0, ">= 0 years"),
-            (
-                "smoothing",
-                self.smoothing,
-                self.smoothing > 0.0,
-                "> 0 seconds",
-            ),
-            (
-                "recovery_factor",
-                self.recovery_factor,
-                self.recovery_factor > 0.0,
-                "> 0 seconds",
-            ),
+        let ranges = [
+            ("weight", self.weight, WEIGHT_KG, "kg"),
+            ("height", self.height, HEIGHT_CM, "cm"),
+            ("age", self.age, AGE_YEARS, "years"),
         ];
-        for (name, value, ok, expected) in checks {
-            if !ok || !value.is_finite() {
+        for (name, value, (low, high), unit) in ranges {
+            if !(low..=high).contains(&value) {
                 return Err(ArgumentError::new(format!(
-                    "{name} must be {expected}, got {value}"
+                    "{name} must be in [{low}, {high}] {unit}, got {value:?}"
                 )));
             }
         }
-        if self.resting_metabolic_rate() <= 0.0 {
+        for (name, value) in [
+            ("smoothing", self.smoothing),
+            ("recovery_factor", self.recovery_factor),
+        ] {
+            if !(value > 0.0 && value <= MAX_TIME_CONSTANT_S) {
+                return Err(ArgumentError::new(format!(
+                    "{name} must be > 0 and <= {MAX_TIME_CONSTANT_S} seconds, got {value:?}"
+                )));
+            }
+        }
+        if self.resting_metabolic_rate() < MIN_RESTING_METABOLIC_RATE {
             return Err(ArgumentError::new(format!(
-                "weight={}, height={}, age={} give a resting metabolic rate <= 0",
-                self.weight, self.height, self.age
+                "weight={}, height={}, age={} give a resting metabolic rate below {} kcal/day",
+                self.weight, self.height, self.age, MIN_RESTING_METABOLIC_RATE
             )));
         }
         Ok(())
@@ -177,19 +192,31 @@ impl CalorieAccumulator {
 
     /// Accounts `dt` seconds of stream time, then takes in a new MET prediction.
     pub fn update(&mut self, met: f64, dt: f64) -> Result<CalorieUpdate, ArgumentError> {
-        if !(met.is_finite() && met >= 0.0) {
+        if !(0.0..=MAX_MET).contains(&met) {
             return Err(ArgumentError::new(format!(
-                "met must be finite and >= 0, got {met}"
+                "met must be in [0, {MAX_MET}], got {met:?}"
             )));
         }
-        if !(dt.is_finite() && dt >= 0.0) {
+        if !(0.0..=MAX_DT_S).contains(&dt) {
             return Err(ArgumentError::new(format!(
-                "dt must be finite and >= 0 seconds, got {dt}"
+                "dt must be in [0, {MAX_DT_S}] seconds, got {dt:?}"
             )));
         }
         let settings = self.settings;
-        // The elapsed interval ran at the live MET from before this prediction.
-        self.history.push_front((dt, settings.correct(self.live)));
+        // The elapsed interval ran at the live MET from before this prediction. An interval of
+        // no time weighs nothing in the mean, so it is not kept: repeated dt=0 updates would
+        // otherwise grow the history for ever.
+        if dt > 0.0 {
+            self.history.push_front((dt, settings.correct(self.live)));
+            if self.history.len() > MAX_HISTORY {
+                let (older_s, older_met) = self.history.pop_back().unwrap_or_default();
+                if let Some((seconds, met)) = self.history.back_mut() {
+                    let merged_s = *seconds + older_s;
+                    *met = (*seconds * *met + older_s * older_met) / merged_s;
+                    *seconds = merged_s;
+                }
+            }
+        }
         let smoothed = self.smoothed_met();
         self.running = if smoothed > self.running {
             smoothed
@@ -294,6 +321,107 @@ mod tests {
             acc.update(3.0, 0.5).unwrap();
         }
         assert!(acc.history.len() <= 25);
+    }
+
+    #[test]
+    fn zero_dt_updates_keep_no_history_and_change_nothing_but_the_live_met() {
+        let mut with_zeros = CalorieAccumulator::new(female_65kg()).unwrap();
+        let mut without = CalorieAccumulator::new(female_65kg()).unwrap();
+        for step in 0..200 {
+            let met = f64::from(step % 7);
+            with_zeros.update(met, 0.25).unwrap();
+            without.update(met, 0.25).unwrap();
+        }
+        let before = with_zeros.history.len();
+        for _ in 0..100_000 {
+            with_zeros.update(3.0, 0.0).unwrap();
+        }
+        assert_eq!(with_zeros.history.len(), before);
+        assert_eq!(
+            with_zeros.state().total_calories,
+            without.state().total_calories
+        );
+    }
+
+    #[test]
+    fn history_is_bounded_however_small_dt_is() {
+        let mut acc = CalorieAccumulator::new(female_65kg()).unwrap();
+        for step in 0..3 * MAX_HISTORY {
+            acc.update(f64::from(step as u32 % 5), 1e-9).unwrap();
+        }
+        assert_eq!(acc.history.len(), MAX_HISTORY);
+        // Merging keeps the time covered and the time-weighted MET.
+        let covered: f64 = acc.history.iter().map(|&(s, _)| s).sum();
+        assert!(
+            (covered - (INITIAL_HISTORY_SECONDS + 3.0 * MAX_HISTORY as f64 * 1e-9)).abs() < 1e-9
+        );
+        assert!(acc.state().total_calories.is_finite());
+    }
+
+    #[test]
+    fn extreme_but_accepted_values_stay_finite() {
+        let settings = CalorieSettings {
+            weight: WEIGHT_KG.1,
+            height: HEIGHT_CM.0,
+            age: AGE_YEARS.0,
+            gender: Gender::Female,
+            smoothing: MAX_TIME_CONSTANT_S,
+            recovery_factor: MAX_TIME_CONSTANT_S,
+        };
+        let mut acc = CalorieAccumulator::new(settings).unwrap();
+        for _ in 0..1000 {
+            let update = acc.update(MAX_MET, MAX_DT_S).unwrap();
+            assert!(update.total_calories.is_finite() && update.total_calories >= 0.0);
+        }
+        assert!(acc.state().total_calories > 0.0);
+    }
+
+    #[test]
+    fn out_of_range_values_are_errors() {
+        let base = CalorieSettings::default();
+        let bad = [
+            CalorieSettings {
+                weight: 1e308,
+                ..base
+            },
+            CalorieSettings {
+                weight: 9.0,
+                ..base
+            },
+            CalorieSettings {
+                height: 1e6,
+                ..base
+            },
+            CalorieSettings { age: 151.0, ..base },
+            CalorieSettings {
+                smoothing: 1e300,
+                ..base
+            },
+            CalorieSettings {
+                recovery_factor: 3601.0,
+                ..base
+            },
+            // In range one by one, but no resting metabolism.
+            CalorieSettings {
+                weight: 10.0,
+                height: 50.0,
+                age: 100.0,
+                ..base
+            },
+        ];
+        for settings in bad {
+            assert!(CalorieAccumulator::new(settings).is_err(), "{settings:?}");
+        }
+        let mut acc = CalorieAccumulator::new(base).unwrap();
+        for (met, dt) in [
+            (1.0, 1e308),
+            (1.0, MAX_DT_S + 1.0),
+            (1e308, 0.25),
+            (MAX_MET * 2.0, 0.1),
+        ] {
+            assert!(acc.update(met, dt).is_err());
+        }
+        assert_eq!(acc.state().total_calories, 0.0);
     }
 
     #[test]

@@ -3,9 +3,14 @@
 //! Bindings only convert and validate Python values; the algorithms live in the modules below.
 //! Frame work runs with the GIL released.
 
+pub mod anchors;
 pub mod calories;
+pub mod crop;
+pub mod detection;
 pub mod error;
+pub mod one_euro;
 pub mod preprocess;
+mod py_tracking;
 pub mod reps;
 pub mod ring;
 pub mod smoothing;
@@ -15,7 +20,7 @@ use numpy::{
     IntoPyArray, PyArray1, PyArray3, PyArray4, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods,
     PyReadonlyArray3, PyUntypedArray, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -28,13 +33,50 @@ impl From<ArgumentError> for PyErr {
     }
 }
 
-/// A count argument; negative values are a ValueError naming the argument (not an OverflowError).
-fn count(name: &str, value: i64) -> PyResult<usize> {
-    usize::try_from(value)
-        .map_err(|_| PyValueError::new_err(format!("{name} must be >= 1, got {value}")))
+/// An int argument of any size. Python ints are unbounded: those beyond i64 keep their text so
+/// that the range check names the argument and the value (not an OverflowError).
+#[derive(Debug, Clone)]
+pub(crate) struct Int {
+    pub(crate) value: Option<i64>,
+    pub(crate) text: String,
 }
 
-fn type_name(value: &Bound<'_, PyAny>) -> String {
+impl From<i64> for Int {
+    fn from(value: i64) -> Self {
+        Self {
+            value: Some(value),
+            text: value.to_string(),
+        }
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Int {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.extract::<i64>() {
+            Ok(value) => Ok(value.into()),
+            Err(err) if err.is_instance_of::<PyOverflowError>(obj.py()) => Ok(Self {
+                value: None,
+                text: obj.str()?.to_string(),
+            }),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+/// A count argument in `1..=max`; anything else is a ValueError naming the argument and limit.
+pub(crate) fn count(name: &str, value: &Int, max: usize) -> PyResult<usize> {
+    value
+        .value
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            PyValueError::new_err(format!("{name} must be in 1..={max}, got {}", value.text))
+        })
+}
+
+pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
     value
         .get_type()
         .name()
@@ -43,7 +85,7 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
 }
 
 /// The `channels` argument: "rgb" or "bgr".
-fn channel_order(channels: &str) -> PyResult<ChannelOrder> {
+pub(crate) fn channel_order(channels: &str) -> PyResult<ChannelOrder> {
     match channels {
         "rgb" => Ok(ChannelOrder::Rgb),
         "bgr" => Ok(ChannelOrder::Bgr),
@@ -61,7 +103,7 @@ fn channel_name(order: ChannelOrder) -> &'static str {
 }
 
 /// Borrows a BGR uint8 (H, W, 3) array of any strides, or says clearly what is wrong with it.
-fn frame_array<'py>(frame: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray3<'py, u8>> {
+pub(crate) fn frame_array<'py>(frame: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray3<'py, u8>> {
     let array = frame.cast::<PyUntypedArray>().map_err(|_| {
         PyTypeError::new_err(format!(
             "frame must be a numpy.ndarray of uint8, got {}",
@@ -84,7 +126,7 @@ fn frame_array<'py>(frame: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray3<'py,
 }
 
 /// Whether `value` is a numpy array of float32 or float64; a TypeError for other arrays.
-fn is_float_array(value: &Bound<'_, PyAny>, name: &str) -> PyResult<bool> {
+pub(crate) fn is_float_array(value: &Bound<'_, PyAny>, name: &str) -> PyResult<bool> {
     let Ok(array) = value.cast::<PyUntypedArray>() else {
         return Ok(false);
     };
@@ -99,8 +141,33 @@ fn is_float_array(value: &Bound<'_, PyAny>, name: &str) -> PyResult<bool> {
     }
 }
 
+/// Most values of a `met` array (the MET head outputs one).
+const MAX_MET_VALUES: usize = 1 << 20;
+
+/// The mean of a float32/float64 array of 1 to `MAX_MET_VALUES` values, any shape and strides.
+fn float_mean(array: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
+    let len = array.cast::<PyUntypedArray>()?.len();
+    if !(1..=MAX_MET_VALUES).contains(&len) {
+        return Err(PyValueError::new_err(format!(
+            "{name} must be an array of 1 to {MAX_MET_VALUES} values, got {len}"
+        )));
+    }
+    let sum: f64 = if let Ok(array) = array.cast::<PyArrayDyn<f64>>() {
+        array.try_readonly()?.as_array().iter().sum()
+    } else {
+        let array = array.cast::<PyArrayDyn<f32>>()?;
+        array
+            .try_readonly()?
+            .as_array()
+            .iter()
+            .map(|&v| f64::from(v))
+            .sum()
+    };
+    Ok(sum / len as f64)
+}
+
 /// A float32/float64 array of any shape and strides, as f64 values in logical order.
-fn float_values(array: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
+pub(crate) fn float_values(array: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
     if let Ok(array) = array.cast::<PyArrayDyn<f64>>() {
         return Ok(array.try_readonly()?.as_array().iter().copied().collect());
     }
@@ -114,16 +181,35 @@ fn float_values(array: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
         .collect())
 }
 
+/// Longer probability vectors are refused before they are copied (a broadcast array or a
+/// `range` can claim any length without the memory behind it).
+fn check_probs_len(len: usize) -> PyResult<()> {
+    if len > smoothing::MAX_CLASSES {
+        return Err(PyValueError::new_err(format!(
+            "probs must have at most {} values, got {len}",
+            smoothing::MAX_CLASSES
+        )));
+    }
+    Ok(())
+}
+
 /// A probability vector: a 1-D float32/float64 array or a sequence of numbers.
 fn probability_vector(probs: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
     if is_float_array(probs, "probs")? {
-        let ndim = probs.cast::<PyUntypedArray>()?.ndim();
+        let array = probs.cast::<PyUntypedArray>()?;
+        let ndim = array.ndim();
         if ndim != 1 {
             return Err(PyValueError::new_err(format!(
                 "probs must be 1-D, got {ndim} dimensions"
             )));
         }
+        check_probs_len(array.len())?;
         return float_values(probs);
+    }
+    if let Ok(len) = probs.len() {
+        if !probs.is_instance_of::<pyo3::types::PyString>() {
+            check_probs_len(len)?;
+        }
     }
     probs.extract::<Vec<f64>>().map_err(|_| {
         PyTypeError::new_err(format!(
@@ -180,11 +266,15 @@ struct PyFrameRing {
 #[pymethods]
 impl PyFrameRing {
     #[new]
-    #[pyo3(signature = (capacity = 4, *, channels = "rgb"))]
-    fn new(capacity: i64, channels: &str) -> PyResult<Self> {
+    #[pyo3(
+        signature = (capacity = Int::from(4), *, channels = "rgb"),
+        text_signature = "(capacity=4, *, channels='rgb')"
+    )]
+    fn new(capacity: Int, channels: &str) -> PyResult<Self> {
         let order = channel_order(channels)?;
+        let capacity = count("capacity", &capacity, ring::MAX_CAPACITY)?;
         Ok(Self {
-            ring: ring::FrameRing::new(count("capacity", capacity)?, order)?,
+            ring: ring::FrameRing::new(capacity, order)?,
         })
     }
 
@@ -250,8 +340,9 @@ struct PySmoother {
 #[pymethods]
 impl PySmoother {
     #[new]
-    fn new(window: i64, num_classes: i64) -> PyResult<Self> {
-        let (window, num_classes) = (count("window", window)?, count("num_classes", num_classes)?);
+    fn new(window: Int, num_classes: Int) -> PyResult<Self> {
+        let window = count("window", &window, smoothing::MAX_WINDOW)?;
+        let num_classes = count("num_classes", &num_classes, smoothing::MAX_CLASSES)?;
         Ok(Self {
             smoother: smoothing::Smoother::new(window, num_classes)?,
         })
@@ -269,8 +360,10 @@ impl PySmoother {
 
     /// The `k` largest smoothed values after the last update: (indices int64, values float32),
     /// largest first. Raises ValueError before the first update or for k outside 1..num_classes.
-    fn topk<'py>(&self, py: Python<'py>, k: i64) -> PyResult<TopK<'py>> {
-        let top = self.smoother.topk(count("k", k)?)?;
+    fn topk<'py>(&self, py: Python<'py>, k: Int) -> PyResult<TopK<'py>> {
+        let top = self
+            .smoother
+            .topk(count("k", &k, self.smoother.num_classes())?)?;
         let indices = PyArray1::from_iter(py, top.iter().map(|&(i, _)| i as i64));
         let values = PyArray1::from_iter(py, top.iter().map(|&(_, v)| v as f32));
         Ok((indices, values))
@@ -438,11 +531,7 @@ impl PyCalorieAccumulator {
     /// (a float, or a float numpy array such as the MET head's (1,) output: its mean is used).
     fn update(&mut self, met: &Bound<'_, PyAny>, dt: f64) -> PyResult<PyCalorieUpdate> {
         let met = if is_float_array(met, "met")? {
-            let values = float_values(met)?;
-            if values.is_empty() {
-                return Err(PyValueError::new_err("met must not be an empty array"));
-            }
-            values.iter().sum::<f64>() / values.len() as f64
+            float_mean(met, "met")?
         } else {
             met.extract::<f64>().map_err(|_| {
                 PyTypeError::new_err(format!(
@@ -505,5 +594,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyCalorieUpdate>()?;
     m.add_function(wrap_pyfunction!(py_preprocess, m)?)?;
     m.add_function(wrap_pyfunction!(py_letterbox, m)?)?;
+    py_tracking::register(m)?;
     Ok(())
 }

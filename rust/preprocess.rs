@@ -27,7 +27,7 @@ pub enum ChannelOrder {
 
 impl ChannelOrder {
     /// The output plane that input channel `c` (B=0, G=1, R=2) goes to.
-    fn plane(self, c: usize) -> usize {
+    pub(crate) fn plane(self, c: usize) -> usize {
         match self {
             ChannelOrder::Rgb => CHANNELS - 1 - c,
             ChannelOrder::Bgr => c,
@@ -213,12 +213,17 @@ impl RowCache<'_> {
     }
 }
 
-/// Checks that `frame` is a non-empty (H, W, 3) image.
+/// Largest frame side accepted. A broadcast array can claim any shape without the memory behind
+/// it; the row buffers sized from the width must stay small (8K video is 7680 wide).
+pub const MAX_FRAME_SIDE: usize = 1 << 15;
+
+/// Checks that `frame` is a non-empty (H, W, 3) image with sides of at most `MAX_FRAME_SIDE`.
 pub fn check_frame(frame: &ArrayView3<'_, u8>) -> Result<(), ArgumentError> {
+    let sides = 1..=MAX_FRAME_SIDE;
     match frame.shape() {
-        &[height, width, CHANNELS] if height > 0 && width > 0 => Ok(()),
+        &[height, width, CHANNELS] if sides.contains(&height) && sides.contains(&width) => Ok(()),
         shape => Err(ArgumentError::new(format!(
-            "frame must have shape (H, W, 3) with H, W >= 1, got {shape:?}"
+            "frame must have shape (H, W, 3) with 1 <= H, W <= {MAX_FRAME_SIDE}, got {shape:?}"
         ))),
     }
 }
@@ -315,7 +320,7 @@ pub fn preprocess_into(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use numpy::ndarray::{s, Array3};
+    use numpy::ndarray::{s, Array3, ShapeBuilder};
 
     /// A deterministic test pattern (the same formula generated the OpenCV figures below).
     fn pattern(height: usize, width: usize) -> Array3<u8> {
@@ -422,7 +427,19 @@ mod tests {
     }
 
     #[test]
-    fn rejects_empty_and_non_bgr_frames() {
+    fn rejects_empty_huge_and_non_bgr_frames() {
+        // Huge shapes as numpy's broadcast_to makes them: no memory behind the shape.
+        let pixel = [7u8; 3];
+        for shape in [(1, MAX_FRAME_SIDE + 1), (1 << 40, 2), (1 << 20, 1 << 40)] {
+            let view =
+                ArrayView3::from_shape((shape.0, shape.1, 3).strides((0, 0, 1)), &pixel).unwrap();
+            let mut out = vec![0.5f32; FRAME_LEN];
+            let message = preprocess_into(view, &mut out, ChannelOrder::Rgb)
+                .unwrap_err()
+                .0;
+            assert!(message.contains("<= 32768"), "{message}");
+            assert!(letterbox(view).is_err());
+        }
         for shape in [(0, 5, 3), (5, 0, 3), (4, 4, 4), (4, 4, 1)] {
             let frame = Array3::<u8>::zeros(shape);
             let mut out = vec![0.5f32; FRAME_LEN];

@@ -8,6 +8,9 @@ use numpy::ndarray::ArrayView3;
 use crate::error::ArgumentError;
 use crate::preprocess::{preprocess_into, ChannelOrder, FRAME_LEN};
 
+/// Most frames a ring holds: a full clip of 1024 frames is 805 MB of float32.
+pub const MAX_CAPACITY: usize = 1024;
+
 #[derive(Debug, Clone)]
 pub struct FrameRing {
     capacity: usize,
@@ -21,8 +24,10 @@ pub struct FrameRing {
 
 impl FrameRing {
     pub fn new(capacity: usize, order: ChannelOrder) -> Result<Self, ArgumentError> {
-        if capacity == 0 {
-            return Err(ArgumentError::new("capacity must be >= 1, got 0"));
+        if !(1..=MAX_CAPACITY).contains(&capacity) {
+            return Err(ArgumentError::new(format!(
+                "capacity must be in 1..={MAX_CAPACITY}, got {capacity}"
+            )));
         }
         Ok(Self {
             capacity,
@@ -145,5 +150,13 @@ mod tests {
     fn capacity_must_be_positive() {
         assert!(FrameRing::new(0, ChannelOrder::Rgb).is_err());
         assert_eq!(FrameRing::new(1, ChannelOrder::Rgb).unwrap().capacity(), 1);
+        for capacity in [MAX_CAPACITY + 1, 1 << 62, usize::MAX] {
+            let message = FrameRing::new(capacity, ChannelOrder::Rgb).unwrap_err().0;
+            assert!(
+                message.starts_with("capacity must be in 1..=1024"),
+                "{message}"
+            );
+        }
+        assert!(FrameRing::new(MAX_CAPACITY, ChannelOrder::Rgb).is_ok());
     }
 }

@@ -4,6 +4,13 @@ use std::collections::VecDeque;
 
 use crate::error::ArgumentError;
 
+/// Most inputs a Smoother averages: more than a few minutes of steps is no longer smoothing.
+pub const MAX_WINDOW: usize = 10_000;
+/// Most classes in a probability vector.
+pub const MAX_CLASSES: usize = 100_000;
+/// Most values the history may hold (`window * num_classes`): 128 MiB of f64.
+pub const MAX_HISTORY_VALUES: usize = 1 << 24;
+
 #[derive(Debug, Clone)]
 pub struct Smoother {
     window: usize,
@@ -15,16 +22,29 @@ pub struct Smoother {
 
 impl Smoother {
     pub fn new(window: usize, num_classes: usize) -> Result<Self, ArgumentError> {
-        if window == 0 {
-            return Err(ArgumentError::new("window must be >= 1, got 0"));
+        if !(1..=MAX_WINDOW).contains(&window) {
+            return Err(ArgumentError::new(format!(
+                "window must be in 1..={MAX_WINDOW}, got {window}"
+            )));
         }
-        if num_classes == 0 {
-            return Err(ArgumentError::new("num_classes must be >= 1, got 0"));
+        if !(1..=MAX_CLASSES).contains(&num_classes) {
+            return Err(ArgumentError::new(format!(
+                "num_classes must be in 1..={MAX_CLASSES}, got {num_classes}"
+            )));
+        }
+        if window
+            .checked_mul(num_classes)
+            .is_none_or(|values| values > MAX_HISTORY_VALUES)
+        {
+            return Err(ArgumentError::new(format!(
+                "window * num_classes must be <= {MAX_HISTORY_VALUES}, got {window} * {num_classes}"
+            )));
         }
         Ok(Self {
             window,
             num_classes,
-            history: VecDeque::with_capacity(window),
+            // Grows as inputs arrive: nothing is reserved from the arguments.
+            history: VecDeque::new(),
             smoothed: None,
         })
     }
@@ -130,5 +150,22 @@ mod tests {
         assert!(smoother.update(vec![1.0]).is_err());
         assert!(Smoother::new(0, 2).is_err());
         assert!(Smoother::new(2, 0).is_err());
+    }
+
+    #[test]
+    fn sizes_beyond_the_limits_are_errors_not_allocations() {
+        for (window, num_classes) in [
+            (MAX_WINDOW + 1, 3),
+            (1_000_000_000_000, 3),
+            (1 << 62, 3),
+            (usize::MAX, usize::MAX),
+            (3, MAX_CLASSES + 1),
+            (MAX_WINDOW, MAX_CLASSES),
+        ] {
+            let message = Smoother::new(window, num_classes).unwrap_err().0;
+            assert!(message.contains("must be"), "{message}");
+        }
+        let largest = Smoother::new(MAX_WINDOW, MAX_HISTORY_VALUES / MAX_WINDOW).unwrap();
+        assert_eq!(largest.window(), MAX_WINDOW);
     }
 }

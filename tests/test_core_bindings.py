@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import rtnet
+from gil_probe import main_thread_ran_during, releases_the_gil
 from opencv_reference import opencv_letterbox
 from rtnet import CalorieAccumulator, CalorieUpdate, FrameRing, RepCounter, Smoother
 from rtnet._core import letterbox, preprocess
@@ -125,13 +126,31 @@ def test_frame_ring_rejects_bad_capacity(capacity: int) -> None:
         FrameRing(capacity)
 
 
-def test_rings_push_from_threads_while_the_gil_is_released() -> None:
+def test_rings_push_from_threads_to_the_same_result() -> None:
     frames = [uniform_frame(value, (480, 640)) for value in (10, 20, 30, 40)]
     rings = [FrameRing(capacity=1) for _ in frames]
     with ThreadPoolExecutor(max_workers=len(frames)) as pool:
         list(pool.map(lambda i: [rings[i].push(frames[i]) for _ in range(5)], range(len(frames))))
     for ring, frame in zip(rings, frames, strict=True):
         np.testing.assert_array_equal(ring.clip()[0], preprocess(frame))
+
+
+def test_push_and_preprocess_release_the_gil() -> None:
+    frame = np.random.default_rng(5).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    ring = FrameRing(capacity=2)
+    assert releases_the_gil(lambda: ring.push(frame))
+    assert releases_the_gil(lambda: preprocess(frame))
+    assert releases_the_gil(lambda: letterbox(frame))
+
+
+def test_the_gil_probe_fails_a_call_that_holds_the_gil() -> None:
+    """The same probe on GIL-holding work of about the same length never sees the main thread:
+    so the test above cannot pass with the GIL held."""
+
+    def python_loop() -> int:
+        return sum(i * i for i in range(20_000))
+
+    assert all(main_thread_ran_during(python_loop, max_calls=50) is not True for _ in range(3))
 
 
 @FAST
