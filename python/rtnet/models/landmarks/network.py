@@ -1,0 +1,81 @@
+"""What the MediaPipe networks share: the TFLite input/output contract and the execution paths."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import Tensor, nn
+
+from rtnet.errors import ConfigError
+from rtnet.models.backbones import Precision, bf16_supported
+from rtnet.models.landmarks.blocks import Conv
+from rtnet.models.layers import FusedConv
+
+
+class LandmarkNetwork(nn.Module):
+    """A MediaPipe network: called like its ``.tflite`` file.
+
+    It takes (N, S, S, 3) float32 NHWC images with the values the ``.tflite`` expects (pose: [-1, 1]
+    for the detector and [0, 1] for landmarks; hands: [0, 1]) and returns the ``.tflite``'s outputs,
+    in its order and shapes, as float32 tensors. Subclasses define the layers and ``compute``, the
+    network on an NCHW tensor.
+
+    ``fast`` and ``precision`` change how it computes, not what: plain is the eager NCHW reference
+    (bf16 by autocast); fast runs channels-last in inference mode, convolutions through oneDNN
+    with weights prepared once and ReLU6 or the residual add fused (see FusedConv); with bf16,
+    weights and activations in bf16. These networks do not take bf16 well: on the reference
+    video, pose landmarks move by up to ~80 px of 256 and the pose flag by ~0.6 (already ~10 px
+    with only the first convolution in bf16), hand landmarks by ~7 px of 224. Use fp32 for them.
+    """
+
+    input_size: int
+    outputs: tuple[str, ...]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fast = False
+        self.precision: Precision = "fp32"
+
+    def compute(self, x: Tensor) -> tuple[Tensor, ...]:
+        raise NotImplementedError
+
+    def configure(self, *, fast: bool, precision: Precision) -> LandmarkNetwork:
+        """Select the execution path; raises ConfigError for bf16 where it is not native."""
+        if precision not in ("fp32", "bf16"):
+            raise ConfigError(f"unknown precision {precision!r}: use fp32 or bf16")
+        device = next(self.parameters()).device
+        if precision == "bf16" and not bf16_supported(device):
+            raise ConfigError(f"precision bf16 is not native on this {device.type}: use fp32")
+        dtype = torch.bfloat16 if fast and precision == "bf16" else torch.float32
+        if next(self.parameters()).dtype != dtype and self.fast and self.precision == "bf16":
+            # The weights were rounded to bf16: casting them back would not restore them.
+            raise ConfigError("a network configured for fast bf16 stays so: build another one")
+        self.fast, self.precision = fast, precision
+        self.to(dtype=dtype)
+        self.to(memory_format=torch.channels_last if fast else torch.contiguous_format)
+        for module in self.modules():
+            if isinstance(module, Conv):
+                module.fused = FusedConv.of(module.conv, dtype) if fast else None
+        return self
+
+    def forward(self, images: Tensor) -> tuple[Tensor, ...]:
+        size = self.input_size
+        if images.dim() != 4 or tuple(images.shape[1:]) != (size, size, 3):
+            raise ValueError(f"expected (N, {size}, {size}, 3) images, got {tuple(images.shape)}")
+        # An NHWC tensor seen as NCHW is already channels-last: the fast path takes it as it is.
+        x = images.permute(0, 3, 1, 2)
+        with self._context():
+            if self.fast:
+                outputs = self.compute(x.to(next(self.parameters()).dtype))
+            else:
+                outputs = self.compute(x.contiguous())
+        return tuple(output.float().contiguous() for output in outputs)
+
+    def _context(self) -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode() if self.fast else torch.no_grad())
+        if self.precision == "bf16" and not self.fast:
+            device_type = next(self.parameters()).device.type
+            stack.enter_context(torch.autocast(device_type, dtype=torch.bfloat16))
+        return stack
