@@ -20,21 +20,23 @@ BACKBONE_FILES = {
 }
 
 
+# The reference fixtures (spec facts, stand-in weight seeds, goldens) live in the repo;
+# $RTNET_REFERENCE points the tests at another copy.
+FIXTURES = REPO / "tests" / "fixtures" / "reference"
+
+
 def find_reference_dir() -> Path:
     env = os.environ.get("RTNET_REFERENCE")
-    candidates = [Path(env)] if env else []
-    candidates += [REPO.parent / "shared" / "reference", REPO / "shared" / "reference"]
-    for candidate in candidates:
-        if (candidate / "manifest.json").is_file():
-            return candidate
-    raise RuntimeError(
-        "reference fixtures not found: set RTNET_REFERENCE or put shared/reference beside the repo"
-    )
+    folder = Path(env) if env else FIXTURES
+    if not (folder / "manifest.json").is_file():
+        source = "$RTNET_REFERENCE" if env else "the repo"
+        raise RuntimeError(f"reference fixtures not found: no manifest.json in {folder} ({source})")
+    return folder
 
 
 def fill_state_dict(manifest: dict, network: str) -> dict:
     """The reference README's fill rule for the stand-in weights of ``network``."""
-    from rtnet.bench import fill_rule_state_dict
+    from rtnet.standin import fill_rule_state_dict
 
     return fill_rule_state_dict(manifest["tensors"][network], manifest["seeds"][network])
 
@@ -54,15 +56,20 @@ def standin_weights_dir(
     tmp_path_factory: pytest.TempPathFactory, reference_dir: Path, manifest: dict
 ) -> Path:
     """A resources tree like the released one: fill-rule backbones (legacy) + reference heads."""
-    import torch
+    from rtnet.standin import save_checkpoint
 
     root = tmp_path_factory.mktemp("weights")
     shutil.copytree(reference_dir / "resources", root, dirs_exist_ok=True)
     for network, rel in BACKBONE_FILES.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(fill_state_dict(manifest, network), path, _use_new_zipfile_serialization=False)
+        save_checkpoint(fill_state_dict(manifest, network), root / rel)
     return root
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that opens a window is marked ``gui``: it is the one that asks for a display."""
+    for item in items:
+        if "xvfb_display" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.gui)
 
 
 @pytest.fixture(scope="session")
@@ -86,3 +93,28 @@ def xvfb_display() -> Iterator[str]:
         os.close(read_fd)
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`--precision auto` caches what it measures in the user cache dir: the tests use their
+    own (one measurement per model per test session), never the user's."""
+    path = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(path)
+    yield path
+    if previous is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
+@pytest.fixture(autouse=True)
+def private_history(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Runs keep their history in a per-test database, never the user's (subprocesses inherit
+    the environment)."""
+    path = tmp_path_factory.mktemp("history") / "history.sqlite3"
+    monkeypatch.setenv("RTNET_HISTORY", str(path))
+    return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -28,7 +29,7 @@ def read_video(path: Path) -> list[np.ndarray]:
 def write_lossless(path: Path, frames: list[np.ndarray], fps: float) -> Path:
     """FFV1 in Matroska, checked to read back bit-exact."""
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"FFV1"), fps, (width, height))
     assert writer.isOpened()
     for frame in frames:
         writer.write(frame)
@@ -36,6 +37,22 @@ def write_lossless(path: Path, frames: list[np.ndarray], fps: float) -> Path:
     back = read_video(path)
     assert len(back) == len(frames)
     assert all(np.array_equal(a, b) for a, b in zip(back, frames, strict=True))
+    return path
+
+
+def write_slow_avi(path: Path) -> Path:
+    """A 3-frame MJPG AVI whose stream header claims 1e-9 fps (rate 1 over scale 10^9), so each
+    frame would last 30 years: a hostile file, as a header can be."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 16, (64, 48))
+    for i in range(3):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+    data = bytearray(path.read_bytes())
+    strh = data.find(b"strh")
+    # strh: type, handler, flags, priority+language, initial frames, then scale and rate.
+    struct.pack_into("<II", data, strh + 8 + 20, 1_000_000_000, 1)
+    path.write_bytes(bytes(data))
+    assert cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) == 1e-9
     return path
 
 
@@ -51,21 +68,47 @@ def rtnet_env(display: str | None = None) -> dict[str, str]:
     return env
 
 
-def start_paced_gestures(
-    video: Path, weights: Path, jsonl: Path, out: Path, display: str | None = None
+# Long enough that no machine gets through it before a test's signal or key press arrives: the
+# run goes as fast as inference allows (no --realtime, which drops clips on a loaded machine), and
+# 240 steps take far longer than a test takes to react to the first JSONL lines.
+LONG_VIDEO_FRAMES = 960
+
+
+def write_long_video(path: Path, frames: int = LONG_VIDEO_FRAMES) -> Path:
+    """A 160x120 16 fps FFV1 file of ``frames`` frames: a bar sweeping over a gradient."""
+    height, width = 120, 160
+    base = np.tile(np.linspace(0, 200, width, dtype=np.uint8), (height, 1))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"FFV1"), 16, (width, height))
+    assert writer.isOpened()
+    for i in range(frames):
+        frame = np.stack([base, base[::-1], np.full_like(base, i % 256)], axis=-1)
+        frame[:, (i * 3) % width : (i * 3) % width + 8] = 255
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def start_gestures(
+    video: Path,
+    weights: Path,
+    jsonl: Path,
+    out: Path | None,
+    display: str | None = None,
+    *extra: str,
 ) -> subprocess.Popen[str]:
-    """A running `rtnet gestures` on ``video`` paced like a camera (--realtime), so a test can
-    interrupt it midway; without ``display`` it runs with --no-window."""
-    args = ["gestures", "--path-in", str(video), "--realtime", "--weights-dir", str(weights)]
-    args += ["--jsonl", str(jsonl), "--path-out", str(out)]
+    """A running `rtnet gestures` on ``video``, for a test to interrupt once it has seen some
+    JSONL lines; without ``display`` it runs with --no-window. The workout history goes to a
+    file beside ``jsonl``."""
+    args = ["gestures", "--path-in", str(video), "--weights-dir", str(weights)]
+    args += ["--jsonl", str(jsonl), *extra]
+    if out is not None:
+        args += ["--path-out", str(out)]
     if display is None:
         args.append("--no-window")
+    env = rtnet_env(display)
+    env["RTNET_HISTORY"] = str(jsonl.parent / "history.sqlite3")
     return subprocess.Popen(
-        rtnet_command(*args),
-        env=rtnet_env(display),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        rtnet_command(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 

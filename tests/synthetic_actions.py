@@ -50,7 +50,8 @@ def action_frames(action: str, rng: np.random.Generator, frames: int) -> list[np
     candidates = rng.integers(0, 256, (12, 3))
     pixels = background.reshape(-1, 3).astype(np.int32)
     contrast = [np.abs(pixels - c).sum(axis=1).min() for c in candidates]
-    colour = tuple(int(c) for c in candidates[int(np.argmax(contrast))])
+    best = candidates[int(np.argmax(contrast))]
+    colour = (int(best[0]), int(best[1]), int(best[2]))
     shape = int(rng.integers(2))
     radius = float(rng.uniform(12, 20))
     y = float(rng.uniform(0.35, 0.65) * height)
@@ -75,7 +76,7 @@ def action_frames(action: str, rng: np.random.Generator, frames: int) -> list[np
 def write_video(path: Path, frames: list[np.ndarray], fps: float = FPS) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"FFV1"), fps, (width, height))
     assert writer.isOpened(), f"cannot write {path}"
     for frame in frames:
         writer.write(frame)

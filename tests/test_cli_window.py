@@ -12,7 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine_helpers import read_video, rtnet_env, run_rtnet, start_paced_gestures, wait_for_lines
+from engine_helpers import (
+    LONG_VIDEO_FRAMES,
+    read_video,
+    rtnet_env,
+    run_rtnet,
+    start_gestures,
+    wait_for_lines,
+    write_long_video,
+)
 from rtnet.apps import GESTURES
 from rtnet.overlay import Overlay
 
@@ -138,14 +146,14 @@ def test_q_in_the_window_ends_the_run_cleanly(
     xvfb_display: str, reference_dir: Path, standin_weights_dir: Path, tmp_path: Path
 ) -> None:
     jsonl, video = tmp_path / "out.jsonl", tmp_path / "out.mp4"
-    process = start_paced_gestures(
-        reference_dir / "video.mkv", standin_weights_dir, jsonl, video, display=xvfb_display
-    )
+    # A long input, processed as fast as inference allows: still running when q comes.
+    long_video = write_long_video(tmp_path / "long.mkv")
+    process = start_gestures(long_video, standin_weights_dir, jsonl, video, xvfb_display)
     wait_for_lines(jsonl, 2, process)
     press_key(xvfb_display, "q")
     _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     records = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    assert 2 <= len(records) < 16  # stopped early
-    assert 0 < len(read_video(video)) < 64
+    assert 2 <= len(records) < LONG_VIDEO_FRAMES // 4  # stopped early
+    assert 4 * len(records) <= len(read_video(video)) < LONG_VIDEO_FRAMES
     assert "summary (interrupted)" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -102,8 +103,9 @@ def test_bgr_channel_order_keeps_opencv_order() -> None:
     ring.push(frame)
     assert ring.channels == "bgr" and FrameRing().channels == "rgb"
     np.testing.assert_array_equal(ring.clip()[0], rgb[::-1])
+    upper_case: Any = "RGB"  # outside the declared Literal on purpose
     with pytest.raises(ValueError, match="channels must be 'rgb' or 'bgr'"):
-        FrameRing(channels="RGB")
+        FrameRing(channels=upper_case)
 
 
 def test_frame_ring_len_reset_capacity_repr() -> None:
@@ -129,8 +131,13 @@ def test_frame_ring_rejects_bad_capacity(capacity: int) -> None:
 def test_rings_push_from_threads_to_the_same_result() -> None:
     frames = [uniform_frame(value, (480, 640)) for value in (10, 20, 30, 40)]
     rings = [FrameRing(capacity=1) for _ in frames]
+
+    def push_five_times(i: int) -> None:
+        for _ in range(5):
+            rings[i].push(frames[i])
+
     with ThreadPoolExecutor(max_workers=len(frames)) as pool:
-        list(pool.map(lambda i: [rings[i].push(frames[i]) for _ in range(5)], range(len(frames))))
+        list(pool.map(push_five_times, range(len(frames))))
     for ring, frame in zip(rings, frames, strict=True):
         np.testing.assert_array_equal(ring.clip()[0], preprocess(frame))
 
@@ -158,8 +165,10 @@ def test_the_gil_probe_fails_a_call_that_holds_the_gil() -> None:
     dtype=st.sampled_from(NON_UINT8),
     shape=st.tuples(st.integers(1, 20), st.integers(1, 20), st.just(3)),
 )
-def test_frames_of_another_dtype_are_a_type_error(dtype: type, shape: tuple[int, ...]) -> None:
-    frame = np.zeros(shape, dtype=dtype)
+def test_frames_of_another_dtype_are_a_type_error(
+    dtype: type[np.generic], shape: tuple[int, ...]
+) -> None:
+    frame: np.ndarray = np.zeros(shape, dtype=dtype)
     ring = FrameRing()
     for call in (ring.push, preprocess, letterbox):
         with pytest.raises(TypeError, match="uint8"):
@@ -186,7 +195,7 @@ def test_frames_of_another_shape_are_a_value_error(shape: tuple[int, ...]) -> No
 
 
 @pytest.mark.parametrize("frame", [None, "frame", [[[0, 0, 0]]], 3.0])
-def test_non_arrays_are_a_type_error(frame: object) -> None:
+def test_non_arrays_are_a_type_error(frame: Any) -> None:
     for call in (FrameRing().push, preprocess, letterbox):
         with pytest.raises(TypeError, match=r"numpy\.ndarray"):
             call(frame)
@@ -209,9 +218,9 @@ def test_read_only_and_broadcast_frames_are_accepted() -> None:
     seed=st.integers(0, 2**32 - 1),
 )
 def test_smoother_is_the_mean_of_the_last_window(
-    window: int, num_classes: int, dtype: type, steps: int, seed: int
+    window: int, num_classes: int, dtype: type[np.floating], steps: int, seed: int
 ) -> None:
-    inputs = np.random.default_rng(seed).random((steps, num_classes)).astype(dtype)
+    inputs: np.ndarray = np.random.default_rng(seed).random((steps, num_classes)).astype(dtype)
     smoother = Smoother(window, num_classes)
     for step in range(steps):
         smoothed = smoother.update(inputs[step])
@@ -246,7 +255,7 @@ def test_smoother_accepts_strided_arrays_and_sequences() -> None:
         (None, TypeError, "probs"),
     ],
 )
-def test_smoother_rejects_bad_probs(probs: object, error: type, match: str) -> None:
+def test_smoother_rejects_bad_probs(probs: Any, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         Smoother(2, 3).update(probs)
 
@@ -309,8 +318,9 @@ def test_rep_counter_rejects_bad_probs_and_has_a_repr() -> None:
     counter = RepCounter()
     with pytest.raises(ValueError, match="5 values"):
         counter.update(np.zeros(4))
+    integer_probs: np.ndarray = np.zeros(5, dtype=np.uint8)
     with pytest.raises(TypeError):
-        counter.update(np.zeros(5, dtype=np.uint8))
+        counter.update(integer_probs)
     assert repr(counter) == "RepCounter(threshold=0.4, jumping_jacks=0, squats=0)"
 
 
@@ -329,7 +339,7 @@ def test_rep_counter_rejects_bad_probs_and_has_a_repr() -> None:
         ({"recovery_factor": -5}, "recovery_factor"),
     ],
 )
-def test_calorie_accumulator_names_the_bad_argument(kwargs: dict, name: str) -> None:
+def test_calorie_accumulator_names_the_bad_argument(kwargs: dict[str, Any], name: str) -> None:
     with pytest.raises(ValueError, match=f"^{name}"):
         CalorieAccumulator(**kwargs)
 
@@ -353,7 +363,7 @@ def test_calorie_accumulator_accepts_genders(gender: str | None) -> None:
     ],
 )
 def test_calorie_update_rejects_bad_met_and_dt(
-    met: object, dt: float, error: type, match: str
+    met: Any, dt: float, error: type[Exception], match: str
 ) -> None:
     accumulator = CalorieAccumulator()
     accumulator.update(2.0, 0.5)

@@ -6,6 +6,7 @@ written from the formula."""
 from __future__ import annotations
 
 import math
+from typing import Any, TypedDict
 
 import cv2
 import numpy as np
@@ -26,8 +27,35 @@ from rtnet._core import (
 
 FAST = settings(max_examples=40, deadline=None)
 
+
+class AnchorOptions(TypedDict, total=False):
+    """`ssd_anchors`' keyword arguments."""
+
+    input_width: int
+    input_height: int
+    strides: list[int]
+    min_scale: float
+    max_scale: float
+    aspect_ratios: list[float]
+    reduce_boxes_in_lowest_layer: bool
+    interpolated_scale_aspect_ratio: float
+    fixed_anchor_size: bool
+
+
+class DecodeOptions(TypedDict):
+    """The `decode_detections` keyword arguments of the pose detector."""
+
+    num_keypoints: int
+    x_scale: float
+    y_scale: float
+    w_scale: float
+    h_scale: float
+    score_clipping_thresh: float
+    min_score_thresh: float
+
+
 # mediapipe/modules/pose_detection/pose_detection_cpu.pbtxt, SsdAnchorsCalculator options.
-POSE_ANCHORS = {
+POSE_ANCHORS: AnchorOptions = {
     "input_width": 224,
     "input_height": 224,
     "min_scale": 0.1484375,
@@ -36,7 +64,7 @@ POSE_ANCHORS = {
     "fixed_anchor_size": True,
 }
 # mediapipe/modules/palm_detection/palm_detection_cpu.pbtxt
-PALM_ANCHORS = {
+PALM_ANCHORS: AnchorOptions = {
     "input_width": 192,
     "input_height": 192,
     "min_scale": 0.1484375,
@@ -159,7 +187,12 @@ GOOD_RECT = (10.0, 10.0, 10.0, 10.0, 0.0)
     ],
 )
 def test_crop_rejects_bad_arguments(
-    frame: object, rect: tuple, out: tuple, kwargs: dict, error: type, match: str
+    frame: Any,
+    rect: tuple[float, float, float, float, float],
+    out: tuple[int, ...],
+    kwargs: dict[str, Any],
+    error: type[Exception],
+    match: str,
 ) -> None:
     if isinstance(frame, str):
         frame = np.zeros((20, 20, 3), np.uint8)
@@ -228,14 +261,14 @@ def reference_anchors(
 def test_pose_and_palm_detector_anchor_counts_and_values() -> None:
     pose = ssd_anchors(**POSE_ANCHORS)
     assert pose.shape == (2254, 4) and pose.dtype == np.float32
-    np.testing.assert_array_equal(pose[0], np.float32([0.5 / 28, 0.5 / 28, 1, 1]))
-    np.testing.assert_array_equal(pose[2], np.float32([1.5 / 28, 0.5 / 28, 1, 1]))
-    np.testing.assert_array_equal(pose[56], np.float32([0.5 / 28, 1.5 / 28, 1, 1]))
-    np.testing.assert_array_equal(pose[1568], np.float32([0.5 / 14, 0.5 / 14, 1, 1]))
-    np.testing.assert_array_equal(pose[-1], np.float32([6.5 / 7, 6.5 / 7, 1, 1]))
+    np.testing.assert_array_equal(pose[0], np.array([0.5 / 28, 0.5 / 28, 1, 1], np.float32))
+    np.testing.assert_array_equal(pose[2], np.array([1.5 / 28, 0.5 / 28, 1, 1], np.float32))
+    np.testing.assert_array_equal(pose[56], np.array([0.5 / 28, 1.5 / 28, 1, 1], np.float32))
+    np.testing.assert_array_equal(pose[1568], np.array([0.5 / 14, 0.5 / 14, 1, 1], np.float32))
+    np.testing.assert_array_equal(pose[-1], np.array([6.5 / 7, 6.5 / 7, 1, 1], np.float32))
     palm = ssd_anchors(**PALM_ANCHORS)
     assert palm.shape == (2016, 4)
-    np.testing.assert_array_equal(palm[1152], np.float32([0.5 / 12, 0.5 / 12, 1, 1]))
+    np.testing.assert_array_equal(palm[1152], np.array([0.5 / 12, 0.5 / 12, 1, 1], np.float32))
     for options, reference in [
         (
             POSE_ANCHORS,
@@ -247,14 +280,19 @@ def test_pose_and_palm_detector_anchor_counts_and_values() -> None:
 
 
 def test_scaled_anchors_match_the_reference() -> None:
-    options = {**POSE_ANCHORS, "fixed_anchor_size": False, "aspect_ratios": [1.0, 2.0, 0.5]}
+    options: AnchorOptions = {
+        **POSE_ANCHORS,
+        "fixed_anchor_size": False,
+        "aspect_ratios": [1.0, 2.0, 0.5],
+    }
     reference = reference_anchors(
         224, [8, 16, 32, 32, 32], 0.1484375, 0.75, [1.0, 2.0, 0.5], 1, False
     )
     np.testing.assert_allclose(ssd_anchors(**options), reference, rtol=1e-6)
-    no_extra = {**options, "interpolated_scale_aspect_ratio": 0.0}
+    no_extra: AnchorOptions = {**options, "interpolated_scale_aspect_ratio": 0.0}
     assert len(ssd_anchors(**no_extra)) == (28 * 28 + 14 * 14 + 3 * 7 * 7) * 3
-    reduced = ssd_anchors(**{**options, "reduce_boxes_in_lowest_layer": True})
+    lowest_reduced: AnchorOptions = {**options, "reduce_boxes_in_lowest_layer": True}
+    reduced = ssd_anchors(**lowest_reduced)
     widths = [0.1, 0.1484375 * math.sqrt(2), 0.1484375 * math.sqrt(0.5)]
     np.testing.assert_allclose(reduced[:3, 2], widths, rtol=1e-6)
 
@@ -281,12 +319,13 @@ def test_scaled_anchors_match_the_reference() -> None:
         ),
     ],
 )
-def test_anchor_options_out_of_range_are_errors(change: dict, match: str) -> None:
+def test_anchor_options_out_of_range_are_errors(change: dict[str, Any], match: str) -> None:
+    options: dict[str, Any] = {**POSE_ANCHORS, **change}
     with pytest.raises((ValueError, TypeError), match=match):
-        ssd_anchors(**{**POSE_ANCHORS, **change})
+        ssd_anchors(**options)
 
 
-POSE_DECODE = {
+POSE_DECODE: DecodeOptions = {
     "num_keypoints": 4,
     "x_scale": 224.0,
     "y_scale": 224.0,
@@ -411,15 +450,16 @@ def test_decode_a_constructed_detection() -> None:
     ],
 )
 def test_decode_rejects_bad_arguments(
-    boxes_shape: tuple, scores_shape: tuple, change: dict, match: str
+    boxes_shape: tuple[int, ...], scores_shape: tuple[int, ...], change: dict[str, Any], match: str
 ) -> None:
     anchors = ssd_anchors(**POSE_ANCHORS)
+    options: dict[str, Any] = {**POSE_DECODE, **change}
     with pytest.raises(ValueError, match=match):
         decode_detections(
             np.zeros(boxes_shape, np.float32),
             np.zeros(scores_shape, np.float32),
             anchors,
-            **{**POSE_DECODE, **change},
+            **options,
         )
 
 
@@ -479,7 +519,7 @@ def test_weighted_nms_merges_overlapping_detections() -> None:
     )
     points = boxes[:, None, :2].copy()
     out_scores, out_boxes, out_points = weighted_nms(scores, boxes, points)
-    np.testing.assert_array_equal(out_scores, np.float32([0.9, 0.8, 0.6]))
+    np.testing.assert_array_equal(out_scores, np.array([0.9, 0.8, 0.6], np.float32))
     merged = (0.9 * boxes[1] + 0.3 * boxes[3]) / 1.2
     np.testing.assert_allclose(out_boxes[0], merged, atol=1e-6)
     np.testing.assert_allclose(out_points[0, 0], merged[:2], atol=1e-6)
@@ -515,7 +555,7 @@ def test_weighted_nms_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="expected scores"):
         weighted_nms(good[0], good[1], np.ones((2, 1, 3), np.float32))
     with pytest.raises(ValueError, match="finite"):
-        weighted_nms(np.float32([1, math.inf]), good[1], good[2])
+        weighted_nms(np.array([1, math.inf], np.float32), good[1], good[2])
     with pytest.raises(ValueError, match="min_suppression_threshold"):
         weighted_nms(*good, min_suppression_threshold=math.nan)
     with pytest.raises(TypeError, match="float32"):
@@ -653,7 +693,7 @@ def test_landmark_smoother_rejects_bad_parameters(kwargs: dict, match: str) -> N
     ],
 )
 def test_landmark_smoother_rejects_bad_landmarks(
-    landmarks: object, kwargs: dict, error: type, match: str
+    landmarks: Any, kwargs: dict[str, Any], error: type[Exception], match: str
 ) -> None:
     with pytest.raises(error, match=match):
         LandmarkSmoother().apply(landmarks, 0.0, **kwargs)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from engine_helpers import read_video
 from rtnet._core import preprocess
 from rtnet.apps import GESTURES, REPS, App, StepResult, Summary
 from rtnet.engine import Engine
@@ -38,6 +40,7 @@ class ListSource:
         self.fail_at = fail_at
         self.tick_s = tick_s
         self.closed = False
+        self.frame_size: tuple[int, int] | None = None  # unknown, as for a bare list
 
     def ticks(self, stop: threading.Event) -> Iterator[Tick]:
         for i, frame in enumerate(self.frames):
@@ -189,6 +192,13 @@ def test_calories_dt_counts_dropped_time() -> None:
         last = steady.process(k, met).record["calories"]
     assert a == 0.0
     assert jumped > 0 and jumped != last
+    # What the golden-checked accumulator gives for 0.25 s then the 1 s jump, with the app's
+    # profile defaults: 0.0038319 kcal (five 0.25 s steps give 0.0042537).
+    from rtnet import CalorieAccumulator
+
+    reference = CalorieAccumulator(weight=70, height=170, age=30, smoothing=12, recovery_factor=60)
+    reference.update(6.0, 0.25)
+    assert jumped == pytest.approx(reference.update(6.0, 1.0).total_calories, rel=1e-12)
 
 
 def test_stop_event_ends_cleanly() -> None:
@@ -261,3 +271,75 @@ def test_reps_app_runs_on_its_head() -> None:
     )
     eng.run()
     assert sink.steps[-1].record["counts"] == {"jumping_jacks": 0, "squats": 0}
+
+
+def test_stop_closes_the_outputs_within_a_second_while_a_step_runs() -> None:
+    """A stop request ends the run at once: the outputs are closed without waiting for the
+    network step in flight (it is waited for afterwards, so the process exits cleanly)."""
+    stop = threading.Event()
+    stopped_at: list[float] = []
+    closed_at: list[float] = []
+
+    class SlowStep(ScriptedNetwork):
+        def __call__(self, clip: np.ndarray) -> Mapping[str, np.ndarray]:
+            if len(self.clips) == 1:  # inside the second step: the user stops the run
+                stopped_at.append(time.monotonic())
+                stop.set()
+                time.sleep(3.0)
+            return super().__call__(clip)
+
+    class Timed(Recorder):
+        def close(self, summary: Summary, stats: RunStats) -> None:
+            closed_at.append(time.monotonic())
+            super().close(summary, stats)
+
+    network, sink = SlowStep(), Timed()
+    _, stats = engine(ListSource(frames(400)), network, sink).run(stop)
+    assert stats.interrupted
+    assert closed_at[0] - stopped_at[0] < 1.0
+    assert len(network.clips) == 2  # the step in flight finished before run() returned
+
+
+def test_stopped_before_the_first_step_the_video_holds_the_frames_read(tmp_path: Path) -> None:
+    """Ctrl-C before any step used to leave no video: frames of a file wait for their step's
+    result, and were dropped when it never came."""
+    from rtnet.sinks.videofile import VideoFileSink
+
+    gate = threading.Event()
+
+    class Blocked(ScriptedNetwork):
+        def __call__(self, clip: np.ndarray) -> Mapping[str, np.ndarray]:
+            gate.wait(30)
+            return super().__call__(clip)
+
+    class StopAfterFrames(Sink):
+        def start(self, stats: RunStats) -> None:
+            self.stats = stats
+
+        def stop_requested(self) -> bool:
+            return self.stats.ticks >= 6
+
+        def close(self, summary: Summary, stats: RunStats) -> None:
+            gate.set()
+
+    source = ListSource(frames(40))
+    video = VideoFileSink(tmp_path / "out.mp4")
+    _, stats = engine(source, Blocked(), video, StopAfterFrames()).run()
+    assert stats.interrupted and stats.steps == 0 and stats.ticks == 6
+    assert len(read_video(tmp_path / "out.mp4")) == stats.ticks == video.frames_written
+
+
+def test_an_encoder_refusing_the_frame_size_fails_before_any_output(tmp_path: Path) -> None:
+    """A 1x1 video used to fail at its first frame, after a JSONL line was written."""
+    from rtnet.errors import ConfigError
+    from rtnet.sinks.jsonl import JsonlSink
+    from rtnet.sinks.videofile import VideoFileSink
+
+    tiny = [np.full((1, 1, 3), i, np.uint8) for i in range(16)]
+    source = ListSource(tiny)
+    source.frame_size = (1, 1)  # as a real source knows it once opened
+    video, jsonl = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    sinks = [VideoFileSink(video), JsonlSink(jsonl)]  # the order the CLI uses
+    with pytest.raises(ConfigError, match=r"mp4v encoder does not take 1x\d+ frames"):
+        engine(source, ScriptedNetwork(), *sinks).run()
+    assert not video.exists() and not jsonl.exists()

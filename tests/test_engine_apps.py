@@ -54,7 +54,7 @@ def test_apps_by_name() -> None:
         (
             CALORIES,
             {"met": np.array([4.0], np.float32)},
-            ["step", "time", "probs", "top", "met", "met_corrected", "calories"],
+            ["step", "time", "met", "met_corrected", "calories"],
         ),
         (GESTURES, gesture("Waving"), ["step", "time", "probs", "top", "fired"]),
         (REPS, {"reps": one_hot(5, 0)}, ["step", "time", "probs", "top", "counts"]),
@@ -70,8 +70,9 @@ def test_jsonl_record_fields(spec, outputs, keys) -> None:  # type: ignore[no-un
 
 
 def test_calories_app_has_no_classes() -> None:
+    """No classifier: no `probs` and no `top` at all, rather than empty placeholders."""
     record = App(CALORIES, LABELS).process(3, {"met": np.array([2.0], np.float32)}).record
-    assert record["probs"] == [] and record["top"] is None and record["time"] == 1.0
+    assert "probs" not in record and "top" not in record and record["time"] == 1.0
 
 
 def test_classification_top_is_smoothed_argmax_whatever_the_threshold() -> None:
@@ -215,3 +216,24 @@ def test_summary_accumulates() -> None:
     gestures = Summary.for_app(GESTURES)
     gestures.add(App(GESTURES, LABELS).process(0, gesture("Waving")))
     assert gestures.fired == [(0.25, "Waving")] and not gestures.time_per_class
+
+
+def test_summary_time_per_class_counts_the_jsonl_top_below_the_display_threshold() -> None:
+    """Time per class comes from the same `top` as the JSONL, also when it is not displayed;
+    the displayed part (probability at the 0.5 threshold or above) is counted beside it."""
+    summary = Summary.for_app(FITNESS)
+    app = App(FITNESS, LABELS, Profile())
+    met = np.array([1.0], np.float32)
+    tops = []
+    for k, (index, p) in enumerate([(5, 0.9)] + [(7, 0.3)] * 2 + [(7, 0.9)] * 9):
+        result = app.process(k, {"fitness": one_hot(81, index, p), "met": met})
+        summary.add(result)
+        tops.append((result.record["top"]["label"], result.record["top"]["prob"] >= 0.5))
+    expected = {label: 0.25 * sum(t == label for t, _ in tops) for label, _ in tops}
+    shown = {label: 0.25 * sum(t == label and s for t, s in tops) for label, _ in tops}
+    assert summary.time_per_class == expected
+    assert summary.time_shown == {label: t for label, t in shown.items() if t}
+    assert sum(summary.time_per_class.values()) == summary.duration == 3.0
+    assert summary.display_threshold == 0.5
+    # Smoothed over 8 steps, class 5 stays on top below 0.5 for a while: not shown, but counted.
+    assert summary.time_per_class[LABELS.fitness[5]] > summary.time_shown[LABELS.fitness[5]]

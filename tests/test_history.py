@@ -11,16 +11,20 @@ import signal
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine_helpers import rtnet_command, rtnet_env, run_rtnet, wait_for_lines
-from rtnet.apps import StepResult, Summary
+from rtnet.apps import GESTURES, App, StepResult, Summary
+from rtnet.engine import Engine
+from rtnet.errors import ConfigError
 from rtnet.history import SCHEMA_VERSION, HistoryError, HistoryStore, TimelineRow
 from rtnet.history.store import MIGRATIONS
 from rtnet.history.summary import IDLE_CLASSES, daily_totals, segments, weekly_totals
 from rtnet.labels import load_labels
-from rtnet.sinks.base import RunStats
+from rtnet.sinks.base import RunStats, Sink
 from rtnet.sinks.history import FLUSH_EVERY_S, HistorySink
+from test_engine import ListSource, ScriptedNetwork
 
 # --------------------------------------------------------------------------------------------
 # schema and migrations
@@ -290,6 +294,7 @@ def _fitness(reference_dir: Path, weights: Path, db: Path, *extra: str) -> tuple
     return result.returncode, result.stdout, result.stderr
 
 
+@pytest.mark.slow  # a whole app run
 def test_a_run_is_kept_with_its_timeline(
     reference_dir: Path, standin_weights_dir: Path, tmp_path: Path
 ) -> None:
@@ -325,6 +330,7 @@ def test_a_run_is_kept_with_its_timeline(
     assert len(json.loads(lines[0])["timeline"]) == len(records)
 
 
+@pytest.mark.slow  # a whole app run
 def test_no_history_writes_nothing(
     reference_dir: Path, standin_weights_dir: Path, tmp_path: Path
 ) -> None:
@@ -334,6 +340,7 @@ def test_no_history_writes_nothing(
     assert not db.exists()
 
 
+@pytest.mark.slow  # a whole app run
 def test_a_corrupt_database_stops_the_run_before_it_starts(
     reference_dir: Path, standin_weights_dir: Path, tmp_path: Path
 ) -> None:
@@ -344,6 +351,7 @@ def test_a_corrupt_database_stops_the_run_before_it_starts(
     assert len(err.splitlines()) == 1 and "--no-history" in err
 
 
+@pytest.mark.slow  # a whole app run
 def test_an_interrupted_run_is_kept_and_marked(
     reference_dir: Path, standin_weights_dir: Path, tmp_path: Path
 ) -> None:
@@ -410,3 +418,50 @@ def test_history_filters_and_bad_dates(tmp_path: Path) -> None:
     bad = run_rtnet("history", "--since", "last tuesday", "--history-db", str(db))
     assert bad.returncode == 2 and "is not a date" in bad.stderr
     assert len(bad.stderr.splitlines()) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# failures elsewhere in the run
+
+
+class _FailingVideo(Sink):
+    """A video output whose disk fills up after ``frames`` frames."""
+
+    wants_frames = True
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+
+    def on_frame(self, frame: np.ndarray, stats: RunStats) -> None:
+        self.frames -= 1
+        if self.frames < 0:
+            raise ConfigError("cannot write video out.mp4: No space left on device")
+
+
+def _engine_run(path: Path, network: ScriptedNetwork, *extra: Sink) -> BaseException:
+    frames = [np.full((48, 64, 3), i, np.uint8) for i in range(64)]
+    sink = HistorySink(HistoryStore(path), app="gestures", model="scripted", profile=None)
+    engine = Engine(
+        ListSource(frames), network, App(GESTURES, load_labels()), [*extra, sink], title="t"
+    )
+    with pytest.raises(Exception) as failure:
+        engine.run()
+    return failure.value
+
+
+def test_a_network_crash_keeps_the_session_as_interrupted(tmp_path: Path) -> None:
+    error = _engine_run(tmp_path / "h.db", ScriptedNetwork(fail_at=5))
+    assert "network exploded" in str(error)
+    with HistoryStore(tmp_path / "h.db") as store:
+        session = store.session(1)
+    assert session.interrupted and session.ended_at is not None
+    assert [row.step for row in session.timeline] == [0, 1, 2, 3, 4]
+
+
+def test_a_failing_video_output_keeps_the_session_as_interrupted(tmp_path: Path) -> None:
+    error = _engine_run(tmp_path / "h.db", ScriptedNetwork(), _FailingVideo(frames=20))
+    assert "No space left" in str(error)
+    with HistoryStore(tmp_path / "h.db") as store:
+        session = store.session(1)
+    assert session.interrupted
+    assert 1 <= len(session.timeline) <= 6  # what was processed before the disk filled

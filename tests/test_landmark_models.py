@@ -133,7 +133,7 @@ Case = tuple[np.ndarray, list[np.ndarray]]  # images, LiteRT's outputs
 @pytest.fixture(scope="module")
 def litert_cases(tflite_dir: Path, video_frames: list[np.ndarray]) -> dict[str, list[Case]]:
     """Per network: random and real inputs, with what LiteRT (one thread) computes for them."""
-    from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-untyped]
+    from ai_edge_litert.interpreter import Interpreter
 
     cases: dict[str, list[Case]] = {}
     for name in NAMES:

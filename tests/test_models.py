@@ -13,18 +13,20 @@ from rtnet.errors import ConfigError, WeightsError
 from rtnet.labels import load_labels
 from rtnet.models import (
     HEAD_KINDS,
+    BackboneName,
     LogisticRegression,
     METRegressor,
+    StridedInflatedMobileNetV2,
     backbone_signature,
     build_backbone,
     build_head,
     head_signature,
+    load_checkpoint,
 )
 from rtnet.models import backbones as backbones_module
 from rtnet.models import layers as layers_module
 from rtnet.models.loading import build_off_thread
-from rtnet.network import NETWORK_CHANNEL_ORDER, Network
-from rtnet.weights import load_checkpoint
+from rtnet.network import BackboneNetwork
 
 NETWORKS = {"efficientnet": "sien", "mobilenet": "simn"}
 CHECKPOINTS = {
@@ -51,13 +53,13 @@ def reference_clips(reference_dir: Path) -> list[np.ndarray]:
     import cv2
 
     capture = cv2.VideoCapture(str(reference_dir / "video.mkv"))
-    ring, clips, ok = FrameRing(4, channels=NETWORK_CHANNEL_ORDER), [], True
+    ring, clips, ok = FrameRing(4, channels=StridedInflatedMobileNetV2.channels), [], True
     while ok:
         for _ in range(4):
             ok, frame = capture.read()
             if not ok:
                 break
-            ring.push(frame)
+            ring.push(np.asarray(frame, np.uint8))
         else:
             clips.append(ring.clip())
     capture.release()
@@ -82,7 +84,7 @@ def test_state_dict_layout_is_the_original(manifest: dict) -> None:
 @pytest.mark.parametrize("fast", [False, True], ids=["plain", "fast"])
 @pytest.mark.parametrize("name", ["mobilenet", "efficientnet"])
 def test_backbone_matches_golden_over_consecutive_calls(
-    name: str, fast: bool, standin_weights_dir: Path, goldens: dict[str, np.ndarray]
+    name: BackboneName, fast: bool, standin_weights_dir: Path, goldens: dict[str, np.ndarray]
 ) -> None:
     tag = NETWORKS[name]
     # Weights written by the fill rule to a legacy-format file, read through the real loader.
@@ -173,7 +175,7 @@ def test_bf16_fast_path_keeps_the_reference_pipelines_top1(
         return
     backbone = build_backbone(name, path, precision="bf16")  # type: ignore[arg-type]
     head = build_head(kind, standin_weights_dir / HEAD_FILES[kind])  # type: ignore[arg-type]
-    network = Network(backbone, {kind: head})
+    network = BackboneNetwork(backbone, {kind: head})
     probs = np.stack([network(clip)[kind] for clip in reference_clips])
     with np.load(reference_dir / "pipeline.npz") as pipeline:
         golden = pipeline[f"{kind}_probs"]

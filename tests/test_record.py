@@ -21,6 +21,7 @@ from rtnet.overlay import BANNER_BACKGROUND
 from rtnet.record import RecordOptions, record
 from rtnet.sinks.base import RunStats, Sink
 from rtnet.sources import VideoFileSource
+from rtnet.training.dataset import ClipOrigin, origin_file, read_origin
 
 FPS = 32
 
@@ -55,7 +56,7 @@ class CollectingSink(Sink):
     def stop_requested(self) -> bool:
         return self.stop_after is not None and len(self.frames) >= self.stop_after
 
-    def close(self, summary: object, stats: RunStats) -> None:  # type: ignore[override]
+    def close(self, summary: object, stats: RunStats) -> None:
         self.closed = True
 
 
@@ -128,6 +129,8 @@ def test_source_ending_during_the_countdown(source_video: Path, tmp_path: Path) 
         ({"seconds": 0.0}, "invalid --seconds"),
         ({"seconds": float("nan")}, "invalid --seconds"),
         ({"countdown": -1.0}, "invalid --countdown"),
+        ({"start": -0.5}, "invalid --start"),
+        ({"start": float("inf")}, "invalid --start"),
     ],
 )
 def test_invalid_options(tmp_path: Path, changes: dict[str, object], message: str) -> None:
@@ -147,10 +150,76 @@ def test_record_command(source_video: Path, tmp_path: Path) -> None:
     assert status == 0, err.getvalue()
     clip = dataset / "videos_train" / "jump" / "jump_001.mp4"
     assert len(read_video(clip)) == 16  # a file records from its start: no countdown
-    assert "Recorded 16 frames (1.0 s)" in out.getvalue()
+    assert "Recorded 16 frames (1.0 s, 0.00-1.00 s of source.mkv)" in out.getvalue()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = main(["record", str(dataset), "--label", "a/b", "--no-window"])
     assert status == 2 and "rtnet: error: invalid --label 'a/b'" in err.getvalue()
+
+
+def test_start_takes_the_clip_from_later_in_the_file(source_video: Path, tmp_path: Path) -> None:
+    """Repeated cuts from one file differ with --start, and each clip says which span it holds
+    (the sidecar `rtnet train` checks for validation clips that repeat training clips)."""
+    first = record(
+        VideoFileSource(source_video), RecordOptions(tmp_path, "wave", seconds=1, countdown=0)
+    )
+    later = record(
+        VideoFileSource(source_video),
+        RecordOptions(tmp_path, "wave", seconds=1, countdown=0, start=1.5),
+    )
+    assert first is not None and later is not None
+    assert first.path.read_bytes() != later.path.read_bytes()
+    # 16 fps from 32: the clip starts at source frame 2 * 24 (1.5 s), tick-exact.
+    levels = [float(frame.mean()) / 3 for frame in read_video(later.path)]
+    np.testing.assert_allclose(levels, [2 * (24 + i) for i in range(16)], atol=1.5)
+    source = str(source_video.resolve())
+    assert read_origin(first.path) == first.origin == ClipOrigin(source, 0.0, 1.0)
+    assert read_origin(later.path) == later.origin == ClipOrigin(source, 1.5, 2.5)
+    assert origin_file(later.path).name == "wave_002.mp4.json"
+    # A countdown on a file comes after the skipped part.
+    counted = record(
+        VideoFileSource(source_video),
+        RecordOptions(tmp_path, "wave", seconds=0.5, countdown=0.5, start=1.0),
+    )
+    assert counted is not None and counted.origin == ClipOrigin(source, 1.5, 2.0)
+
+
+def test_start_must_fall_inside_the_file(source_video: Path, tmp_path: Path) -> None:
+    for start in (3.0, 60.0):  # the file is 3 s long
+        with pytest.raises(ConfigError, match=rf"invalid --start {start:g}: source.mkv is 3.00 s"):
+            record(VideoFileSource(source_video), RecordOptions(tmp_path, "x", start=start))
+    assert not (tmp_path / "videos_train").exists()  # checked before anything is written
+
+
+def test_record_command_start(source_video: Path, tmp_path: Path) -> None:
+    dataset = tmp_path / "dataset"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(
+            ["record", str(dataset), "--label", "jump", "--path-in", str(source_video),
+             "--seconds", "1", "--start", "2", "--no-window"]
+        )  # fmt: skip
+    assert status == 0, err.getvalue()
+    assert "Recorded 16 frames (1.0 s, 2.00-3.00 s of source.mkv)" in out.getvalue()
+    # The same span again, into valid: warned right away (train warns again).
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(
+            ["record", str(dataset), "--label", "jump", "--path-in", str(source_video),
+             "--seconds", "1", "--start", "1.5", "--split", "valid", "--no-window"]
+        )  # fmt: skip
+    assert status == 0, err.getvalue()
+    text = " ".join(out.getvalue().split())
+    assert "warning: this clip overlaps videos_train/jump/jump_001.mp4" in text
+    for args, message in (
+        (["--start", "2"], "--start needs --path-in: a camera records from now"),
+        (["--path-in", str(source_video), "--start", "-1"], "invalid --start -1"),
+        (["--path-in", str(source_video), "--start", "5"], "invalid --start 5: source.mkv is"),
+    ):
+        err = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main(["record", str(dataset), "--label", "jump", "--no-window", *args])
+        assert status == 2 and err.getvalue().startswith(f"rtnet: error: {message}"), args
+        assert err.getvalue().count("\n") == 1
 
 
 def test_record_in_a_window(xvfb_display: str, source_video: Path, tmp_path: Path) -> None:

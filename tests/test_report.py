@@ -14,6 +14,8 @@ from engine_helpers import run_rtnet
 from rtnet.history import HistoryStore, TimelineRow
 from rtnet.history.report import render_html, session_plots
 
+pytestmark = pytest.mark.slow  # app runs and a headless browser
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

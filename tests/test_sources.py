@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from engine_helpers import read_video, write_lossless
+from engine_helpers import read_video, write_lossless, write_slow_avi
 from rtnet.errors import SourceError
-from rtnet.resample import Tick, TickResampler
+from rtnet.resample import Tick, TickResampler, TimestampGapError
 from rtnet.sources import CameraSource, VideoFileSource, open_source
 
 
@@ -24,7 +26,7 @@ def indexed_frames(n: int, size: tuple[int, int] = (48, 64)) -> list[np.ndarray]
     return frames
 
 
-def ids(ticks: list[Tick]) -> list[int]:
+def ids(ticks: Iterable[Tick]) -> list[int]:
     return [int(t.frame[1, 1, 0]) for t in ticks]
 
 
@@ -36,7 +38,7 @@ def run_resampler(fps: float, n_frames: int, *, round_ms: bool = True) -> list[T
         if round_ms:  # containers keep milliseconds
             timestamp = round(timestamp * 1000) / 1000
         ticks += resampler.push(frame, timestamp)
-    return ticks + resampler.finish_after_last(1 / fps)
+    return ticks + list(resampler.finish_after_last(1 / fps))
 
 
 class TestTickResampler:
@@ -62,7 +64,7 @@ class TestTickResampler:
     def test_ticks_settle_only_when_a_later_frame_arrives(self) -> None:
         resampler = TickResampler()
         frames = indexed_frames(3)
-        assert resampler.push(frames[0], 10.0) == []  # the origin: tick 0 may still change
+        assert list(resampler.push(frames[0], 10.0)) == []  # the origin: tick 0 may still change
         assert ids(resampler.push(frames[1], 10.0625)) == [0]
         assert ids(resampler.push(frames[2], 10.125)) == [1]
         assert ids(resampler.finish(0.25)) == [2, 2]  # the last frame lasts until 0.25 s
@@ -71,19 +73,19 @@ class TestTickResampler:
     def test_gaps_repeat_the_frame_before_them(self) -> None:
         resampler = TickResampler()
         frames = indexed_frames(2)
-        resampler.push(frames[0], 0.0)
+        list(resampler.push(frames[0], 0.0))
         assert ids(resampler.push(frames[1], 0.5)) == [0] * 8
 
     def test_backwards_timestamps_do_not_reorder(self) -> None:
         resampler = TickResampler()
         frames = indexed_frames(3)
-        resampler.push(frames[0], 1.0)
-        resampler.push(frames[1], 0.5)  # broken container
-        ticks = resampler.push(frames[2], 1.125)
+        list(resampler.push(frames[0], 1.0))
+        list(resampler.push(frames[1], 0.5))  # broken container
+        ticks = list(resampler.push(frames[2], 1.125))
         assert ids(ticks) == [1, 1]
 
     def test_nothing_pushed_nothing_out(self) -> None:
-        assert TickResampler().finish(10.0) == []
+        assert list(TickResampler().finish(10.0)) == []
 
     def test_rate_must_be_positive(self) -> None:
         with pytest.raises(ValueError):
@@ -269,3 +271,106 @@ def test_open_source_defaults(reference_dir: Path) -> None:
     source.close()
     with pytest.raises(SourceError, match="camera 98"):
         open_source(path_in=None, camera_id=98, mirror=None, realtime=False)
+
+
+class TestHostileInput:
+    """A tiny file must not turn into unbounded work: lazy ticks, and absurd gaps refused."""
+
+    def test_ticks_come_lazily_in_bounded_memory(self) -> None:
+        import itertools
+        import tracemalloc
+
+        resampler = TickResampler(max_gap=float("inf"))
+        frames = indexed_frames(2)
+        list(resampler.push(frames[0], 0.0))
+        tracemalloc.start()
+        try:
+            # A day without a frame: 1.4 million ticks, built at once they take ~200 MB.
+            ticks = resampler.push(frames[1], 86_400.0)
+            first = list(itertools.islice(ticks, 3))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert [t.index for t in first] == [0, 1, 2] and ids(first) == [0, 0, 0]
+        assert peak < 1_000_000
+        assert resampler.ticks_emitted == 86_400 * 16
+
+    def test_a_gap_over_ten_minutes_is_refused(self) -> None:
+        frames = indexed_frames(3)
+        resampler = TickResampler()
+        list(resampler.push(frames[0], 5.0))
+        assert len(list(resampler.push(frames[1], 605.0))) == 600 * 16  # 10 minutes: allowed
+        with pytest.raises(TimestampGapError, match=r"600\.001 s without a frame after 600 s"):
+            resampler.push(frames[2], 1205.001)
+        with pytest.raises(TimestampGapError):
+            resampler.finish_after_last(1e9)  # a last frame lasting 30 years
+
+    def test_a_timestamp_jump_in_a_file_is_one_clear_error(self, tmp_path: Path) -> None:
+        """A 3-frame file whose last timestamp is 20 minutes on: 19,200 ticks of the same frame
+        before; now one line, at once."""
+        path = tmp_path / "clip.mp4"
+        path.write_bytes(b"a file, decoded by the fake capture")
+        capture = FakeFile(indexed_frames(3), [0.0, 62.5, 1_200_062.5], fps=16)
+        source = VideoFileSource(path, open_capture=capture.open)
+        with pytest.raises(
+            SourceError, match=r"^video file .*clip\.mp4: 1200 s without a frame after 0\.0625 s"
+        ):
+            list(source.ticks(threading.Event()))
+
+    def test_a_header_below_one_frame_per_second_is_refused(self, tmp_path: Path) -> None:
+        """A real AVI whose stream header says 1e-9 fps (rate 1 over scale 10^9): each frame
+        would last 30 years."""
+        path = write_slow_avi(tmp_path / "slow.avi")
+        with pytest.raises(SourceError, match=r"slow\.avi claims 1e-09 frames per second"):
+            VideoFileSource(path)
+
+    def test_a_fifo_is_not_a_directory(self, tmp_path: Path) -> None:
+        fifo = tmp_path / "pipe.mp4"
+        os.mkfifo(fifo)
+        with pytest.raises(SourceError, match=r"pipe\.mp4 is not a regular file \(a FIFO\)"):
+            VideoFileSource(fifo)
+
+    def test_a_device_is_not_a_directory(self) -> None:
+        with pytest.raises(SourceError, match=r"/dev/zero is not a regular file \(a device\)"):
+            VideoFileSource("/dev/zero")
+
+
+def test_total_ticks_is_what_the_file_gives(tmp_path: Path) -> None:
+    """158 frames at 30 fps last 5.27 s: 85 ticks (the progress bar showed 85/84)."""
+    source = VideoFileSource(write_lossless(tmp_path / "f30.mkv", indexed_frames(158), 30))
+    ticks = list(source.ticks(threading.Event()))
+    assert source.total_ticks == len(ticks) == 85
+
+
+class FakeFile:
+    """Stands in for cv2.VideoCapture(path): frames with the timestamps (ms) a container gave."""
+
+    def __init__(self, frames: list[np.ndarray], msec: list[float], fps: float) -> None:
+        self.frames, self.msec, self.fps = frames, msec, fps
+        self.position = -1
+
+    def open(self, path: str) -> FakeFile:
+        return self
+
+    def isOpened(self) -> bool:
+        return True
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self.position + 1 >= len(self.frames):
+            return False, None
+        self.position += 1
+        return True, self.frames[self.position]
+
+    def get(self, prop: int) -> float:
+        import cv2
+
+        if prop == cv2.CAP_PROP_POS_MSEC:
+            return self.msec[self.position]
+        if prop == cv2.CAP_PROP_FPS:
+            return self.fps
+        if prop == cv2.CAP_PROP_FRAME_COUNT:
+            return float(len(self.frames))
+        return 0.0
+
+    def release(self) -> None:
+        pass

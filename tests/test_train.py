@@ -23,6 +23,8 @@ from rich.console import Console
 
 from rtnet.cli import main
 from rtnet.errors import ConfigError, WeightsError
+from rtnet.record import RecordOptions, record
+from rtnet.sources import VideoFileSource
 from rtnet.training.backbones import choose_backbone
 from rtnet.training.classifier import (
     WEIGHTS_FILE,
@@ -31,10 +33,12 @@ from rtnet.training.classifier import (
     read_checkpoint,
     write_checkpoint,
 )
-from rtnet.training.dataset import discover
+from rtnet.training.dataset import ClipOrigin, discover, find_leaks, write_origin
 from rtnet.training.features import Extractor, extract_video
 from rtnet.training.train import Trainer, TrainOptions, TrainResult
 from synthetic_actions import ACTIONS, action_frames, make_dataset, write_action, write_video
+
+pytestmark = pytest.mark.slow  # trains classifiers on synthetic videos
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class Trained:
     output: str
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
+def run_cli(*args: str | Path) -> tuple[int, str, str]:
     """``rtnet ARGS`` in this process: (exit status, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -71,7 +75,9 @@ def copy_dataset(trained: Trained, tmp_path: Path) -> Path:
 def quick_train(dataset: Path, **options: object) -> tuple[TrainResult, str]:
     console = Console(file=io.StringIO(), width=150)
     result = Trainer(
-        TrainOptions(**{"dataset": dataset, "backbone": "lite0", "epochs": 2, **options}),  # type: ignore[arg-type]
+        TrainOptions(
+            **{"dataset": dataset, "backbone": "lite0", "epochs": 2, "force": True, **options}  # type: ignore[arg-type]
+        ),
         console,
     ).run()
     return result, console.file.getvalue()  # type: ignore[attr-defined]
@@ -351,3 +357,102 @@ def test_videos_of_any_fps_are_resampled_like_the_apps_do(tmp_path: Path) -> Non
     )
     assert steps_a == steps_b == 4
     np.testing.assert_array_equal(a, b)
+
+
+# -- the checkpoint folder ---------------------------------------------------------------------
+
+
+def test_an_existing_checkpoint_is_kept_without_force(small_dataset: Path) -> None:
+    result, _ = quick_train(small_dataset, name="v1", force=False, epochs=1)
+    weights = result.checkpoint / WEIGHTS_FILE
+    before = weights.stat().st_mtime_ns
+    with pytest.raises(ConfigError, match="v1 already exists: pass --force to overwrite it"):
+        quick_train(small_dataset, name="v1", force=False)
+    args = ("train", small_dataset, "--backbone", "lite0", "--name", "v1", "--epochs", "1")
+    status, _, errors = run_cli(*args)
+    assert status == 2 and errors.count("\n") == 1
+    assert errors.startswith(f"rtnet: error: checkpoint {small_dataset / 'checkpoints' / 'v1'}")
+    assert weights.stat().st_mtime_ns == before  # untouched
+    status, _, errors = run_cli(*args, "--force")
+    assert status == 0, errors
+    assert weights.stat().st_mtime_ns != before
+
+
+# -- validation clips that repeat training clips -----------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_find_leaks_by_content_and_by_span(tmp_path: Path) -> None:
+    source = str(tmp_path / "long.mp4")
+    files = {
+        "videos_train/a/x.mp4": (b"same bytes", None),
+        "videos_train/b/y.mp4": (b"y" * 20, ClipOrigin(source, 0.0, 2.0)),
+        "videos_valid/a/copy.mp4": (b"same bytes", None),  # renamed copy of x
+        "videos_valid/a/other.mp4": (b"SAME BYTES", None),  # same size, other bytes
+        "videos_valid/b/overlap.mp4": (b"z" * 30, ClipOrigin(source, 1.5, 3.5)),
+        "videos_valid/b/after.mp4": (b"w" * 40, ClipOrigin(source, 2.0, 4.0)),  # touches y
+        "videos_valid/b/elsewhere.mp4": (b"v" * 50, ClipOrigin(source + "2", 0.0, 2.0)),
+    }
+    for name, (data, origin) in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if origin is not None:
+            write_origin(path, origin)
+    leaks = find_leaks(discover(tmp_path), _sha256)
+    assert [leak.message() for leak in leaks] == [
+        "videos_valid/a/copy.mp4 is identical to videos_train/a/x.mp4 (same content)",
+        "videos_valid/b/overlap.mp4 overlaps videos_train/b/y.mp4 "
+        "(1.50-3.50 s of long.mp4 and 0.00-2.00 s of long.mp4)",
+    ]
+
+
+def test_train_warns_when_validation_clips_repeat_training_clips(
+    small_dataset: Path, tmp_path: Path
+) -> None:
+    """Clips cut from one file into both splits: the same cut twice (identical files) and
+    overlapping cuts (different files) are both named, in the output and in the result."""
+    take = write_action(tmp_path / "take.mkv", "moving_right", seed=42, seconds=3.0)
+
+    def cut(split: str, start: float) -> Path:
+        options = RecordOptions(small_dataset, "moving_right", split, 1.5, 0.0, start)
+        recording = record(VideoFileSource(take), options)
+        assert recording is not None
+        return recording.path
+
+    train = cut("train", 0.0)
+    same = cut("valid", 0.0)
+    overlapping = cut("valid", 1.0)
+    assert same.read_bytes() == train.read_bytes() != overlapping.read_bytes()
+    cut("valid", 1.5)  # after the training cut: fine
+
+    result, output = quick_train(small_dataset, epochs=1)
+    messages = [leak.message() for leak in result.leaks]
+    assert messages == [
+        "videos_valid/moving_right/moving_right_001.mp4 is identical to "
+        "videos_train/moving_right/moving_right_001.mp4 (same content)",
+        "videos_valid/moving_right/moving_right_002.mp4 overlaps "
+        "videos_train/moving_right/moving_right_001.mp4 "
+        "(1.00-2.50 s of take.mkv and 0.00-1.50 s of take.mkv)",
+    ]
+    text = " ".join(output.split())
+    for message in messages:
+        assert f"warning: {message}" in text
+    assert "warning: 2 validation videos repeat training videos" in text
+    config = json.loads((result.checkpoint / "config.json").read_text())
+    assert config["dataset"]["leaks"] == messages
+    clean, output = quick_train(without_recorded_clips(small_dataset, tmp_path), epochs=1)
+    assert clean.leaks == () and "warning" not in output
+
+
+def without_recorded_clips(dataset: Path, tmp_path: Path) -> Path:
+    """The dataset without the recorded clips: nothing repeats."""
+    copy = Path(shutil.copytree(dataset, tmp_path / "clean"))
+    for clip in copy.glob("videos_*/*/moving_right_*"):
+        clip.unlink()
+    return copy

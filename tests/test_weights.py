@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import importlib
 import io
+import os
+import re
+import shlex
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -11,14 +17,15 @@ import pytest
 import torch
 from rich.console import Console
 
+from engine_helpers import assert_one_line_error, rtnet_command, rtnet_env
+from engine_helpers import run_rtnet as rtnet
 from rtnet.errors import ConfigError, WeightsError
-from rtnet.models import build_backbone, build_head
+from rtnet.models import build_backbone, build_head, load_checkpoint
 from rtnet.weights import (
     ENV_VAR,
     TASKS,
     WEIGHT_FILES,
     install,
-    load_checkpoint,
     print_report,
     resolve_weights_dir,
     select_model,
@@ -239,6 +246,19 @@ def test_missing_weights_message_lists_files_folders_and_where_to_get_them(
     assert "rtnet weights install PATH" in message
 
 
+def test_missing_weights_message_points_at_what_runs_without_them(isolated_dirs: Path) -> None:
+    """Without the SenseKit weights a user can still train a classifier on the built-in backbone
+    and run it: the error says how, on the same line."""
+    with pytest.raises(WeightsError) as caught:
+        select_model("gestures")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.endswith(
+        "or, without them, train your own classifier on the built-in lite0 backbone "
+        "(`rtnet train DATASET`) and run it with `rtnet run --classifier DIR`"
+    )
+
+
 def test_missing_weights_message_says_what_each_folder_lacks(isolated_dirs: Path) -> None:
     touch_model(isolated_dirs / "resources", "efficientnet", "pro", ("backbone",))
     user_weights_dir().mkdir(parents=True)
@@ -273,15 +293,13 @@ def test_missing_weights_message_names_every_candidate_and_both_names(tmp_path: 
         f"{tmp_path} (--weights-dir, lacks efficientnet pro: {sien['backbone']}, "
         f"{sien['gestures']}; mobilenet pro: {simn_backbone})"
     ) in message
-    assert "lite" not in message
-    assert message.endswith(f"keeping their folder layout, in {tmp_path}")
+    assert "lite" not in message.split(" -- ")[0]  # only the pro models were asked for
+    assert f"keeping their folder layout, in {tmp_path}; or, without them, " in message
 
 
 def test_missing_single_file_names_it(tmp_path: Path) -> None:
     path = tmp_path / "backbone" / "strided_inflated_mobilenet.ckpt"
-    with pytest.raises(
-        WeightsError, match=rf"^{path}: weights file not found .*original publisher"
-    ):
+    with pytest.raises(WeightsError, match=rf"^{path}: mobilenet backbone weights file not found"):
         build_backbone("mobilenet", path)
 
 
@@ -508,3 +526,202 @@ def test_install_refuses_sources_without_weights(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match=r"no such folder or \.zip file"):
         install(tmp_path / "nowhere", tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
+
+
+# --- install: all or nothing, one error line ---------------------------------------------
+
+
+def previous_install(standin_weights_dir: Path, dest: Path) -> dict[str, bytes]:
+    """``dest`` holding an earlier install of two files, with other content than the source's."""
+    for name, other in ((SIMN, SIEN), (FITNESS_SIMN, FITNESS_SIMN)):
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(standin_weights_dir / other, dest / name)
+    return {name: (dest / name).read_bytes() for name in installed_files(dest)}
+
+
+def test_a_file_where_a_folder_must_go_installs_nothing(
+    standin_weights_dir: Path, tmp_path: Path
+) -> None:
+    """It used to install the files sorted before it, then end in an internal error."""
+    dest = tmp_path / "dest"
+    before = previous_install(standin_weights_dir, dest)
+    (dest / "gesture_recognition").write_text("a file where a folder must go")
+    before["gesture_recognition"] = (dest / "gesture_recognition").read_bytes()
+    result = rtnet("weights", "install", str(standin_weights_dir), "--dest", str(dest))
+    assert_one_line_error(
+        result, rf"{dest / 'gesture_recognition'} is a file where a folder must go.*nothing"
+    )
+    assert {name: (dest / name).read_bytes() for name in installed_files(dest)} == before
+
+
+def test_a_failure_while_moving_puts_every_file_back(
+    standin_weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rename that fails midway (a full or failing disk) undoes the renames before it."""
+    # The module, not the function the package exports under the same name.
+    install_module = importlib.import_module("rtnet.weights.install")
+    dest = tmp_path / "dest"
+    before = previous_install(standin_weights_dir, dest)
+    real_replace = os.replace
+    calls = []
+
+    def failing_replace(src: str | Path, dst: str | Path) -> None:
+        calls.append(dst)
+        if len(calls) == 4:
+            raise OSError(errno.EIO, "Input/output error", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(install_module.os, "replace", failing_replace)
+    with pytest.raises(WeightsError) as caught:
+        install(standin_weights_dir, dest)
+    message = str(caught.value)
+    assert message.startswith(f"{dest}: cannot install there: Input/output error (")
+    assert message.endswith("nothing installed") and "\n" not in message
+    assert len(calls) > 4  # the three files moved before were put back
+    assert {name: (dest / name).read_bytes() for name in installed_files(dest)} == before
+
+
+def test_dest_that_is_a_file_is_one_error_line(standin_weights_dir: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "weights.txt"
+    dest.write_text("not a folder")
+    result = rtnet("weights", "install", str(standin_weights_dir), "--dest", str(dest))
+    assert_one_line_error(result, rf"{dest}: cannot install there: {dest} is a file, not a folder")
+    result = rtnet("weights", "install", str(standin_weights_dir), "--dest", str(dest / "sub"))
+    assert_one_line_error(result, rf"{dest} is a file, not a folder")
+    assert dest.read_text() == "not a folder"
+
+
+def test_dest_on_a_read_only_filesystem_is_one_error_line(
+    standin_weights_dir: Path, tmp_path: Path
+) -> None:
+    """A read-only bind mount in a private mount namespace (root cannot be kept out by modes)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    command = " ".join(
+        shlex.quote(part)
+        for part in rtnet_command(
+            "weights", "install", str(standin_weights_dir), "--dest", str(folder / "weights")
+        )
+    )
+    script = (
+        f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && exec {command}"
+    )
+    result = subprocess.run(
+        ["unshare", "--mount", "--map-root-user", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env=rtnet_env(),
+        timeout=180,
+    )
+    assert_one_line_error(
+        result, rf"{folder / 'weights'}: cannot install there: Read-only file system"
+    )
+    assert list(folder.iterdir()) == []
+
+
+def damaged_zip(standin_weights_dir: Path, path: Path, damage: str) -> Path:
+    """The reference files in a zip, the gestures head damaged as ``damage`` says."""
+    compression = zipfile.ZIP_DEFLATED if damage == "deflate" else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", compression=compression) as out:
+        for name in sorted(source_files(standin_weights_dir)):
+            out.write(standin_weights_dir / name, name)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(GESTURES_SIEN)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    if damage == "encrypted":  # the "encrypted" flag, in the local and the central header
+        data[info.header_offset + 6] |= 1
+        central = data.rfind(b"PK\x01\x02", 0, data.rfind(GESTURES_SIEN.encode()))
+        data[central + 8] |= 1
+    elif damage == "crc":
+        data[start + 1000] ^= 0xFF
+    else:  # a deflate block of a type that does not exist
+        data[start : start + 8] = b"\xff" * 8
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("encrypted", "it is encrypted: unpack the archive with its password"),
+        ("crc", "Bad CRC-32"),
+        ("deflate", "corrupt compressed data"),
+    ],
+)
+def test_a_zip_member_that_cannot_be_extracted_is_one_error_line(
+    standin_weights_dir: Path, tmp_path: Path, damage: str, reason: str
+) -> None:
+    archive = damaged_zip(standin_weights_dir, tmp_path / "sensekit.zip", damage)
+    dest = tmp_path / "dest"
+    result = rtnet("weights", "install", str(archive), "--dest", str(dest))
+    line = assert_one_line_error(
+        result, rf"{archive}: {GESTURES_SIEN}: cannot extract it \(.*{reason}"
+    )
+    assert line.endswith("nothing installed")
+    assert not dest.exists()
+
+
+def test_a_zip_with_a_name_twice_is_refused(standin_weights_dir: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "sensekit.zip"
+    with zipfile.ZipFile(archive, "w") as out, pytest.warns(UserWarning, match="Duplicate"):
+        for name in sorted(source_files(standin_weights_dir)):
+            out.write(standin_weights_dir / name, name)
+        out.write(standin_weights_dir / FITNESS_SIMN, GESTURES_SIEN)
+    with pytest.raises(WeightsError, match=rf"^{archive}: holds {GESTURES_SIEN} more than once"):
+        install(archive, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
+# --- NaN weights ----------------------------------------------------------------------------
+
+
+def test_a_nan_head_in_the_weights_folder_is_one_error_line(
+    standin_weights_dir: Path, tmp_path: Path, reference_dir: Path
+) -> None:
+    """Right shapes, NaN values: it used to load, write bare NaN to the JSONL and end in an
+    internal error."""
+    root = Path(shutil.copytree(standin_weights_dir, tmp_path / "w"))
+    met = root / "calorie_estimation/simn_met_converter.ckpt"
+    state = torch.load(met, weights_only=True)
+    state["met_regressor.2.bias"] = torch.full_like(state["met_regressor.2.bias"], float("nan"))
+    torch.save(state, met)
+    jsonl = tmp_path / "out.jsonl"
+    result = rtnet(
+        "fitness",
+        "--path-in",
+        str(reference_dir / "video.mkv"),
+        "--weights-dir",
+        str(root),
+        "--jsonl",
+        str(jsonl),
+        "--no-window",
+        "--quiet",
+    )
+    assert_one_line_error(
+        result, rf"{met}: met_regressor\.2\.bias holds 1 NaN or infinite values of 1"
+    )
+    assert not jsonl.exists() or "NaN" not in jsonl.read_text()
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def test_report_is_readable_at_80_columns(standin_weights_dir: Path, tmp_path: Path) -> None:
+    """Names never break inside a word (it printed `efficien│tnet`), nothing is cut off."""
+    root = Path(shutil.copytree(standin_weights_dir, tmp_path / "w"))
+    (root / FITNESS_SIMN).write_bytes(b"broken")
+    console = Console(record=True, width=80)
+    print_report(root, console=console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text
+    rows = re.findall(
+        r"^ ?(efficientnet|mobilenet) (pro|lite) +(backbone|fitness|gestures|met|reps) ",
+        text,
+        re.MULTILINE,
+    )
+    assert len(rows) == sum(len(kinds) for kinds in WEIGHT_FILES.values())
+    assert re.search(r"^ ?lite0 +ImageNet EfficientNet-Lite0 ", text, re.MULTILINE)
+    assert re.search(r"^ ?fitness +mobilenet pro \(does not load:", text, re.MULTILINE)
+    assert re.search(r" no: not a +\n", text)  # the problem wraps at words

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 from rtnet._core import CalorieAccumulator, CalorieUpdate, FrameRing, RepCounter, Smoother
 
-__version__ = "0.1.0"
+# One home: Cargo.toml's version, which maturin writes into the installed metadata.
+__version__ = version("rtnet")
 
 __all__ = [
     "CalorieAccumulator",

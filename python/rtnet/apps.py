@@ -8,7 +8,6 @@ and its display line to the step's ``StepResult``; nothing here knows about wind
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -18,9 +17,8 @@ import numpy as np
 from rtnet import CalorieAccumulator, RepCounter, Smoother
 from rtnet.errors import ConfigError
 from rtnet.labels import Labels
-from rtnet.resample import MODEL_FPS
+from rtnet.resample import MODEL_FPS, STEP_FRAMES
 
-STEP_FRAMES = 4
 STEP_SECONDS = STEP_FRAMES / MODEL_FPS
 TOP_K = 5
 
@@ -64,6 +62,7 @@ class StepResult:
     step: int
     time: float  # stream time at the end of the step, seconds
     record: dict[str, Any]  # the JSONL object, in contract order
+    top: tuple[str, float] | None = None  # smoothed argmax: JSONL `top`, the summary's classes
     headline: str | None = None  # the displayed class (apps that display one)
     lines: list[str] = field(default_factory=list)  # other display lines: calories, reps
     ranking: list[tuple[str, float]] = field(default_factory=list)  # top-5 smoothed classes
@@ -82,7 +81,10 @@ class PostProcessor(Protocol):
 
 
 class Classification:
-    """Smoothed probabilities of a classifier head: JSONL ``probs``/``top``, the top-5 ranking."""
+    """Smoothed probabilities of a classifier head: JSONL ``probs``/``top``, the top-5 ranking.
+
+    The top class is displayed only when its smoothed probability reaches ``display_threshold``
+    (below it the window shows "..."); JSONL ``top`` is the argmax whatever its probability."""
 
     def __init__(
         self, head: str, labels: Sequence[str], smoothing: int, display_threshold: float | None
@@ -99,12 +101,13 @@ class Classification:
         top = int(order[0])
         result.smoothed = smoothed
         result.ranking = [(self.labels[i], float(smoothed[i])) for i in order[:TOP_K]]
+        result.top = (self.labels[top], float(smoothed[top]))
         result.record["probs"] = [float(p) for p in probs]
-        result.record["top"] = {"label": self.labels[top], "prob": float(smoothed[top])}
+        result.record["top"] = {"label": result.top[0], "prob": result.top[1]}
         if self.display_threshold is None:
             return
-        if smoothed[top] >= self.display_threshold:
-            result.shown = (self.labels[top], float(smoothed[top]))
+        if result.top[1] >= self.display_threshold:
+            result.shown = result.top
             result.headline = f"{self.labels[top]}  {smoothed[top]:.0%}"
         else:
             result.headline = "..."  # nothing confident enough to show
@@ -222,7 +225,7 @@ class AppSpec:
     rep_threshold: float | None = None
     gesture_hold_s: float | None = None
     uses_profile: bool = False
-    time_per_class: bool = False  # summary: how long each displayed class was recognised
+    time_per_class: bool = False  # summary: how long each class was on top (and displayed)
     # Class names of a custom classifier (`rtnet run --classifier`); None: the packaged labels.
     class_names: tuple[str, ...] | None = None
 
@@ -312,9 +315,9 @@ class App:
 
     def process(self, step: int, outputs: Mapping[str, np.ndarray]) -> StepResult:
         time = STEP_SECONDS * (step + 1)
-        # Every record carries the contract's four base keys; apps without a classifier
-        # (calories) report no probabilities and no top class.
-        record: dict[str, Any] = {"step": step, "time": time, "probs": [], "top": None}
+        # Each post-processor adds only the fields it produces: no empty placeholders (the
+        # calories app, without a classifier, has no `probs` and no `top`).
+        record: dict[str, Any] = {"step": step, "time": time}
         result = StepResult(step=step, time=time, record=record)
         for postprocessor in self.postprocessors:
             postprocessor.update(outputs, result)
@@ -331,7 +334,12 @@ class Summary:
 
     duration: float = 0.0  # stream seconds covered by model steps
     steps: int = 0
-    time_per_class: Counter[str] = field(default_factory=Counter)
+    # Stream seconds per class, counted from the steps' JSONL `top` (so the two always agree),
+    # and the part of that time the class was displayed (smoothed probability at or above
+    # ``display_threshold``; below it the window shows "...").
+    time_per_class: dict[str, float] = field(default_factory=dict)
+    time_shown: dict[str, float] = field(default_factory=dict)
+    display_threshold: float | None = None
     calories: float | None = None
     counts: dict[str, int] | None = None
     fired: list[tuple[float, str]] | None = None  # (time, label); None: the app fires nothing
@@ -341,6 +349,7 @@ class Summary:
     def for_app(cls, spec: AppSpec) -> Summary:
         return cls(
             track_classes=spec.time_per_class,
+            display_threshold=spec.display_threshold,
             fired=[] if spec.gesture_hold_s is not None else None,
         )
 
@@ -348,8 +357,11 @@ class Summary:
         self.steps += 1
         step_time = result.time - self.duration
         self.duration = result.time
-        if self.track_classes and result.shown is not None:
-            self.time_per_class[result.shown[0]] += step_time
+        if self.track_classes and result.top is not None:
+            label = result.top[0]
+            self.time_per_class[label] = self.time_per_class.get(label, 0.0) + step_time
+            if result.shown is not None:
+                self.time_shown[label] = self.time_shown.get(label, 0.0) + step_time
         if result.calories is not None:
             self.calories = result.calories
         if result.counts is not None:

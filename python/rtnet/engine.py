@@ -33,7 +33,12 @@ from rtnet.sources import Source
 NetworkFn = Callable[[np.ndarray], Mapping[str, np.ndarray]]
 
 POLL_S = 0.05  # how often blocked threads look at the stop flag
-JOIN_TIMEOUT_S = 10.0
+# A stop request ends the run (outputs closed) within a second: the capture thread notices the
+# stop within a poll or a frame; the worker may be inside one network step, which cannot be cut
+# short, so it is waited for only after the outputs are closed (a daemon thread still inside
+# native code when the interpreter exits would abort the process).
+CAPTURE_JOIN_S = 0.5
+WORKER_JOIN_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -145,11 +150,15 @@ class Engine:
         stop = stop or threading.Event()
         halt = threading.Event()  # ends the helper threads; ``stop`` is the caller's request
         live = self.source.live
+        size = getattr(self.source, "frame_size", None)
         stats = RunStats(
             source=self.source.description,
             live=live,
             camera=self.source.is_camera,
             total_ticks=self.source.total_ticks,
+            # What frame sinks will get: known before the first frame, so a video writer can
+            # be checked before anything is written.
+            frame_size=self.overlay.output_size(*size) if size is not None else None,
         )
         summary = Summary.for_app(self.app.spec)
         # Live: one clip may wait while the worker is busy; a newer one replaces it.
@@ -176,26 +185,29 @@ class Engine:
             for thread in threads:
                 thread.start()
             completed = self._consume(events, stop, stats, summary, state)
-            if completed:
-                state.flush()  # trailing frames that did not fill a clip
-            else:
-                stats.interrupted = True
+            stats.interrupted = not completed
+            # Trailing frames that did not fill a clip, or (when stopped) frames read whose step
+            # never came: the video holds every frame the summary counts.
+            state.flush()
         except KeyboardInterrupt:
             stats.interrupted = True  # no signal handler installed: still end cleanly
         except BaseException as exc:
             error = exc
         finally:
             halt.set()
-            for thread in threads:
-                if thread.is_alive():
-                    thread.join(JOIN_TIMEOUT_S)
-            self.source.close()
+            capture, worker = threads
+            if capture.is_alive():
+                capture.join(CAPTURE_JOIN_S)
+            if not capture.is_alive():  # never release a capture another thread still reads
+                self.source.close()
             stats.wall_s = time.monotonic() - started
             for sink in self.sinks:
                 try:
                     sink.close(summary, stats)
                 except Exception as exc:  # close the others anyway; report the first problem
                     error = error or exc
+            if worker.is_alive():
+                worker.join(WORKER_JOIN_S)
         if error is not None:
             raise error
         return summary, stats
@@ -248,6 +260,8 @@ class Engine:
         dropped = 0
         try:
             for tick in self.source.ticks(halt):
+                if halt.is_set():
+                    return
                 ring.push(tick.frame)
                 # The frame goes out before its clip, so the consumer always has a step's
                 # frames when the step's result arrives.

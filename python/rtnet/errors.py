@@ -17,3 +17,7 @@ class SourceError(RtnetError):
 
 class ConfigError(RtnetError):
     """An option value is invalid (profile values, output paths, model choice...)."""
+
+
+class OutputError(RtnetError):
+    """An output (JSONL, video) cannot be written: disk full, file too large, I/O error."""

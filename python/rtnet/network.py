@@ -1,34 +1,53 @@
-"""The network an app runs: one streaming backbone feeding one or more heads."""
+"""The network an app runs: what the engine may expect of it (``Network``), and the usual kind,
+one streaming backbone feeding one or more heads (``BackboneNetwork``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import torch
 
-# The SenseKit networks were trained on frames in OpenCV's channel order (BGR): the original
-# implementation only scales and transposes, and pipeline.npz is reproduced only that way (the
-# reference README's BGR->RGB step is off by up to 0.25 in probability). The FrameRing feeding a
-# network writes its frames in the order the network declares, so no per-clip flip is needed.
-NETWORK_CHANNEL_ORDER: Literal["rgb", "bgr"] = "bgr"
+if TYPE_CHECKING:
+    from rtnet.models.backbones import StreamingBackbone
+
+# The order of the colour channels in the frames a network takes: the FrameRing feeding it writes
+# them in this order, so no per-clip flip is needed.
+Channels = Literal["rgb", "bgr"]
 
 
-class Network:
-    """Backbone + heads: a (4,3,256,256) clip in, one output vector per head out.
+class Network(Protocol):
+    """What the engine runs: clips of ``rtnet.resample.STEP_FRAMES`` frames (T, 3, 256, 256),
+    float32 in [0, 1], in time order, in the channel order ``channels``; one output per head.
 
-    The backbone keeps temporal state between calls, so clips must come in time order; call
-    ``reset`` before a new stream.
-    """
+    A network keeps temporal state between calls: ``reset`` before a new stream."""
+
+    @property
+    def channels(self) -> Channels: ...
+
+    def reset(self) -> None: ...
+
+    def __call__(self, clip: np.ndarray) -> Mapping[str, np.ndarray]: ...
+
+
+class BackboneNetwork:
+    """Backbone + heads: a clip in, one output vector per head out; the channel order is the
+    backbone's (see ``StreamingBackbone.channels``)."""
 
     def __init__(
-        self, backbone: torch.nn.Module, heads: Mapping[str, torch.nn.Module], device: str = "cpu"
+        self,
+        backbone: StreamingBackbone,
+        heads: Mapping[str, torch.nn.Module],
+        device: str | torch.device = "cpu",
     ) -> None:
         self.backbone = backbone
         self.heads = dict(heads)
         self.device = torch.device(device)
-        self.channels: Literal["rgb", "bgr"] = NETWORK_CHANNEL_ORDER  # what clips must hold
+
+    @property
+    def channels(self) -> Channels:
+        return self.backbone.channels
 
     def __call__(self, clip: np.ndarray) -> dict[str, np.ndarray]:
         """Head outputs for one clip: probabilities (classes,) or MET (1,), as float32 numpy."""
@@ -43,6 +62,8 @@ class Network:
         return outputs
 
     def reset(self) -> None:
-        reset = getattr(self.backbone, "reset", None)
-        if reset is not None:
-            reset()
+        self.backbone.reset()
+        for head in self.heads.values():
+            reset = getattr(head, "reset", None)  # stateful heads: a classifier's temporal head
+            if reset is not None:
+                reset()

@@ -3,8 +3,10 @@ into ``DATASET/videos_<split>/<NAME>/``, ready for ``rtnet train``.
 
 Frames come through the same ``Source`` interface as every app (a camera, or a file with
 ``--path-in``), resampled to the model's 16 fps, so a recorded clip holds exactly the frames the
-model will see. Countdown and clip length are measured in stream time. The clip is written under a
-temporary name and renamed when complete: an interrupted recording leaves nothing behind.
+model will see. Countdown and clip length are measured in stream time; a file's clip may start
+later in it (``--start``). The clip is written under a temporary name and renamed when complete:
+an interrupted recording leaves nothing behind. A clip cut from a file gets a sidecar naming the
+span it holds, so that ``rtnet train`` can warn when training and validation clips overlap.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rtnet.errors import ConfigError, SourceError
+from rtnet.training.dataset import ClipOrigin, overlapping_clips, write_origin
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -42,6 +45,7 @@ class RecordOptions:
     split: str = "train"
     seconds: float = DEFAULT_SECONDS
     countdown: float = DEFAULT_COUNTDOWN
+    start: float = 0.0  # seconds of a file skipped before the countdown
 
     def validated(self) -> RecordOptions:
         label = self.label.strip()
@@ -56,9 +60,13 @@ class RecordOptions:
             raise ConfigError(f"invalid --seconds {self.seconds:g}: expected 0 to 600 seconds")
         if not (math.isfinite(self.countdown) and 0 <= self.countdown <= 60):
             raise ConfigError(f"invalid --countdown {self.countdown:g}: expected 0 to 60 seconds")
+        if not (math.isfinite(self.start) and self.start >= 0):
+            raise ConfigError(f"invalid --start {self.start:g}: expected 0 or more seconds")
         if self.dataset.exists() and not self.dataset.is_dir():
             raise ConfigError(f"dataset {self.dataset} is a file, not a folder")
-        return RecordOptions(self.dataset, label, self.split, self.seconds, self.countdown)
+        return RecordOptions(
+            self.dataset, label, self.split, self.seconds, self.countdown, self.start
+        )
 
     @property
     def folder(self) -> Path:
@@ -71,6 +79,7 @@ class Recording:
     frames: int
     seconds: float
     complete: bool  # False: the source ended before ``seconds``
+    origin: ClipOrigin | None = None  # the span of the source file (None: a camera)
 
 
 def next_clip_path(folder: Path, label: str) -> Path:
@@ -98,8 +107,10 @@ def record(
     from rtnet.resample import MODEL_FPS
     from rtnet.sinks.base import RunStats
     from rtnet.sinks.videofile import VideoFileSink
+    from rtnet.sources import VideoFileSource
 
     options = options.validated()
+    _check_start(source, options.start)
     stop = stop or threading.Event()
     options.folder.mkdir(parents=True, exist_ok=True)
     final = next_clip_path(options.folder, options.label)
@@ -110,19 +121,32 @@ def record(
     title = f"rtnet record: {options.label} ({options.split})"
     wanted = round(options.seconds * MODEL_FPS)
     recorded = 0
+    first_time = last_time = 0.0
+    reached_start = False
     stopped = False
     try:
         for sink in sinks:
             sink.start(stats)
         for tick in source.ticks(stop):
             stats.ticks = tick.index + 1
-            remaining = options.countdown - tick.time
+            # --start: decoded and dropped, so the clip's frames are the ticks the apps would
+            # see at those times (exact to the tick, unlike a keyframe seek).
+            if tick.time < options.start - 1e-9:
+                if stop.is_set():
+                    stopped = True
+                    break
+                continue
+            reached_start = True
+            remaining = options.start + options.countdown - tick.time
             if remaining > 1e-9:  # stream times are multiples of 1/16 s
                 view = OverlayView(
                     title, lines=["get ready..."], banner=str(math.ceil(remaining - 1e-9))
                 )
             else:
                 writer.on_frame(tick.frame, stats)
+                if recorded == 0:
+                    first_time = tick.time
+                last_time = tick.time
                 recorded += 1
                 view = OverlayView(
                     title, lines=[f"REC  {recorded / MODEL_FPS:.1f} / {options.seconds:g} s"]
@@ -147,14 +171,36 @@ def record(
             partial.unlink(missing_ok=True)
     if stopped and recorded < wanted:
         return None
+    if not reached_start:  # the file's frame count overstated its length
+        raise SourceError(f"{source.description} ended before --start {options.start:g}")
     if recorded == 0:
         raise SourceError(
             f"{source.description} ended during the {options.countdown:g} s countdown: "
             "nothing recorded (use a shorter --countdown)"
         )
+    origin = None
+    if isinstance(source, VideoFileSource):
+        # Written first: a clip never exists without its sidecar.
+        origin = ClipOrigin(str(source.path.resolve()), first_time, last_time + 1 / MODEL_FPS)
+        write_origin(final, origin)
     os.replace(partial, final)
     # A file may end before ``seconds``: the clip then holds what it gave.
-    return Recording(final, recorded, recorded / MODEL_FPS, complete=recorded >= wanted)
+    return Recording(final, recorded, recorded / MODEL_FPS, recorded >= wanted, origin)
+
+
+def _check_start(source: Source, start: float) -> None:
+    """``--start`` is for files, and must fall inside the file (when its length is known)."""
+    from rtnet.resample import MODEL_FPS
+
+    if start == 0:
+        return
+    if source.is_camera:
+        raise ConfigError("--start needs --path-in: a camera records from now")
+    if source.total_ticks is not None and start >= source.total_ticks / MODEL_FPS:
+        raise ConfigError(
+            f"invalid --start {start:g}: {source.description} is "
+            f"{source.total_ticks / MODEL_FPS:.2f} s long"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,6 +239,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--path-in", metavar="FILE", help="take the clip from a video file, resampled to 16 fps"
     )
     parser.add_argument(
+        "--start",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="with --path-in: where in the file the clip starts, in seconds (default: 0); "
+        "take training and validation clips from different parts",
+    )
+    parser.add_argument(
         "--mirror",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -214,8 +268,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     countdown = args.countdown
     if countdown is None:
         countdown = 0.0 if args.path_in else DEFAULT_COUNTDOWN
+    if args.start and not args.path_in:
+        raise ConfigError("--start needs --path-in: a camera records from now")
     options = RecordOptions(
-        Path(args.dataset).expanduser(), args.label, args.split, args.seconds, countdown
+        Path(args.dataset).expanduser(), args.label, args.split, args.seconds, countdown, args.start
     ).validated()
     sinks = [] if args.no_window else [WindowSink(f"rtnet record: {options.label}")]
     source = open_source(
@@ -230,9 +286,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
         out.print("Recording stopped before the clip was complete: nothing saved.")
         return 130  # as an interrupted app run
     note = "" if result.complete else f" (the source ended after {result.seconds:.1f} s)"
+    span = "" if result.origin is None else f", {result.origin.describe()}"
     clips = sum(1 for p in options.folder.iterdir() if p.suffix == SUFFIX and p.is_file())
     out.print(
-        f"Recorded {result.frames} frames ({result.seconds:.1f} s) to {result.path}{note}; "
+        f"Recorded {result.frames} frames ({result.seconds:.1f} s{span}) to {result.path}{note}; "
         f"{options.label} now has {clips} clip{'s' * (clips != 1)} in videos_{options.split}"
     )
+    if result.origin is not None:
+        for clip in overlapping_clips(options.dataset, options.split, result.origin):
+            out.print(
+                f"[yellow]warning: this clip overlaps {clip}: the same frames in training and "
+                "validation make the validation accuracy meaningless (use --start)[/]",
+                highlight=False,
+            )
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,11 @@ import cv2
 import numpy as np
 
 from rtnet.errors import SourceError
-from rtnet.resample import MODEL_FPS, Tick, TickResampler
+from rtnet.resample import MODEL_FPS, Tick, TickResampler, TimestampGapError, ticks_before
+
+# A header claiming fewer frames per second is broken (an fps of 1e-9 would make each frame last
+# 30 years): refused with one line rather than resampled into endless repeated frames.
+MIN_FILE_FPS = 1.0
 
 
 class Capture(Protocol):
@@ -58,13 +63,20 @@ class VideoFileSource:
 
     is_camera = False
 
-    def __init__(self, path: str | Path, *, realtime: bool = False, mirror: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        realtime: bool = False,
+        mirror: bool = False,
+        open_capture: Callable[[str], Capture] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.live = realtime
         self.mirror = mirror
         self.description = self.path.name
         self._check_file()
-        self._capture = cv2.VideoCapture(str(self.path))
+        self._capture: Capture = (open_capture or cv2.VideoCapture)(str(self.path))
         if not self._capture.isOpened():
             self._capture.release()
             raise SourceError(f"cannot open video file {self.path}: not a video, or corrupt")
@@ -77,15 +89,32 @@ class VideoFileSource:
         self.frame_size = (first.shape[1], first.shape[0])
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if math.isfinite(fps) and fps > 0 else None
+        if self.fps is not None and self.fps < MIN_FILE_FPS:
+            self._capture.release()
+            raise SourceError(
+                f"video file {self.path} claims {self.fps:.3g} frames per second "
+                f"(below {MIN_FILE_FPS:g}): a broken header"
+            )
         frames = self._capture.get(cv2.CAP_PROP_FRAME_COUNT)
-        self.total_ticks = round(frames / self.fps * MODEL_FPS) if self.fps and frames > 0 else None
+        # What the resampler will really produce when the last frame lasts one frame period.
+        self.total_ticks = (
+            ticks_before(frames / self.fps)
+            if self.fps and math.isfinite(frames) and frames > 0
+            else None
+        )
 
     def _check_file(self) -> None:
         path = self.path
         if not path.exists():
             raise SourceError(f"video file not found: {path}")
-        if not path.is_file():
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
             raise SourceError(f"not a video file: {path} is a directory")
+        if not stat.S_ISREG(mode):
+            # A FIFO, a device (/dev/zero) or a socket: unbounded or unseekable, never a video.
+            raise SourceError(
+                f"not a video file: {path} is not a regular file ({_file_kind(mode)})"
+            )
         if not os.access(path, os.R_OK):
             raise SourceError(f"cannot read video file {path}: permission denied")
         if path.stat().st_size == 0:
@@ -116,22 +145,27 @@ class VideoFileSource:
         start = time.monotonic()
         previous = None
         last_interval = 1.0 / (self.fps or MODEL_FPS)
-        for frame, timestamp in self._frames():
-            if stop.is_set():
-                return
-            if previous is not None and timestamp > previous:
-                last_interval = timestamp - previous
-            previous = timestamp
-            for tick in resampler.push(_mirrored(frame, self.mirror), timestamp):
+        try:
+            for frame, timestamp in self._frames():
+                if stop.is_set():
+                    return
+                if previous is not None and timestamp > previous:
+                    last_interval = timestamp - previous
+                previous = timestamp
+                for tick in resampler.push(_mirrored(frame, self.mirror), timestamp):
+                    if stop.is_set():  # per tick: a long gap must not delay a stop
+                        return
+                    self._pace(start, tick, stop)
+                    yield tick
+            # The last frame lasts one frame period (the nominal one when the container has it).
+            duration = 1.0 / self.fps if self.fps else last_interval
+            for tick in resampler.finish_after_last(duration):
+                if stop.is_set():
+                    return
                 self._pace(start, tick, stop)
                 yield tick
-        # The last frame lasts one frame period (the nominal one when the container has it).
-        duration = 1.0 / self.fps if self.fps else last_interval
-        for tick in resampler.finish_after_last(duration):
-            if stop.is_set():
-                return
-            self._pace(start, tick, stop)
-            yield tick
+        except (TimestampGapError, ValueError) as err:
+            raise SourceError(f"video file {self.path}: {err}") from None
 
     def _pace(self, start: float, tick: Tick, stop: threading.Event) -> None:
         # --realtime: hold each tick until its stream time has passed on the wall clock.
@@ -149,7 +183,7 @@ class CameraSource:
 
     live = True
     is_camera = True
-    total_ticks = None
+    total_ticks: int | None = None
 
     def __init__(
         self,
@@ -194,10 +228,27 @@ class CameraSource:
                 stop.wait(0.01)
                 continue
             failures = 0
-            yield from resampler.push(_mirrored(frame, self.mirror), self._clock())
+            try:
+                ticks = resampler.push(_mirrored(frame, self.mirror), self._clock())
+            except TimestampGapError as err:
+                raise SourceError(f"camera {self.camera_id}: {err}") from None
+            for tick in ticks:
+                if stop.is_set():
+                    return
+                yield tick
 
     def close(self) -> None:
         self._capture.release()
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
 
 
 def _open_camera(camera_id: int) -> Capture:

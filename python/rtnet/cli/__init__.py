@@ -1,8 +1,10 @@
 """The ``rtnet`` command: builds the parser, runs the chosen command, turns errors into one line.
 
 User errors (``RtnetError``) end with one line, ``rtnet: error: <message>``, and exit status 2;
-``--debug`` adds the traceback. Ctrl-C ends a run cleanly (outputs complete, summary printed) with
-status 130; a second Ctrl-C aborts at once.
+``--debug`` adds the traceback. Ctrl-C, SIGTERM or SIGHUP end a run cleanly (outputs complete,
+summary printed) with status 128 + the signal's number (130, 143, 129), and further signals are
+ignored until the outputs are closed (``rtnet.cli.signals``). With ``--jsonl -``, a reader that
+goes away (``| head -1``) ends the run quietly with status 141, as for any Unix tool.
 """
 
 from __future__ import annotations
@@ -113,6 +115,16 @@ def build_parser() -> ArgumentParser:
     install.add_argument("path", metavar="PATH", help="folder or .zip with the weight files")
     install.add_argument("--dest", metavar="DIR", help="install here instead")
     install.set_defaults(handler=run_weights_install)
+    from rtnet.cli import history
+
+    past = commands.add_parser(
+        "history", parents=[common], help=history.HISTORY_HELP, description=history.HISTORY_HELP
+    )
+    history.add_history_arguments(past, common)
+    report = commands.add_parser(
+        "report", parents=[common], help=history.REPORT_HELP, description=history.REPORT_HELP
+    )
+    history.add_report_arguments(report)
     return parser
 
 
@@ -143,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rtnet`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Called without arguments, main is the process's entry point (the console script,
+    # `python -m rtnet`) and the process ends with it: the run's signal handlers stay in place.
+    args.owns_process = argv is None
     console = Console(stderr=True)  # stdout stays free for `--jsonl -`
     handler = RichHandler(console=console, show_path=False, show_time=False)
     log.addHandler(handler)

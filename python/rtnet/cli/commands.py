@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import signal
-import threading
-from collections.abc import Iterator, Sequence
+import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from rtnet.cli.options import setup_torch
+from rtnet.cli.signals import EXIT_BROKEN_PIPE, exit_status, stop_on_signals
 from rtnet.errors import ConfigError
 
 if TYPE_CHECKING:
-    from rtnet.network import Network
+    from rtnet.resolve import Loaded, Located
+    from rtnet.training.classifier import Checkpoint
 
 EXIT_OK = 0
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it (signals.exit_status)
 
 log = logging.getLogger("rtnet")
 
@@ -53,6 +53,7 @@ def run_weights_install(args: argparse.Namespace, console: Console) -> int:
 def run_app(args: argparse.Namespace, console: Console) -> int:
     # Imported here so `rtnet --help` and `rtnet weights` start without torch and OpenCV.
     from rtnet.apps import APPS, App, Profile
+    from rtnet.cli.history import history_sink
     from rtnet.cli.training import classifier_run
     from rtnet.engine import Engine
     from rtnet.labels import load_labels
@@ -72,72 +73,89 @@ def run_app(args: argparse.Namespace, console: Console) -> int:
     if spec.uses_profile:
         gender = None if args.gender == "other" else args.gender
         profile = Profile(args.weight, args.height, args.age, gender).validated()
-    for option, output in (("--path-out", args.path_out), ("--jsonl", args.jsonl)):
-        if args.path_in and output and output != "-" and _same_file(output, args.path_in):
-            raise ConfigError(f"{option} {output} would overwrite the input video")
+    _check_outputs(args.path_in, args.path_out, args.jsonl)
+    # Which network runs, before any window opens: without the weights nothing else matters.
+    located = _locate_network(args, classifier.checkpoint if classifier is not None else None)
+    log.info("%s", located.reason)
     sinks: list[Sink] = []
-    if args.jsonl:
-        sinks.append(JsonlSink(args.jsonl))
+    # The video first: its encoder is checked when the run starts, before the JSONL is created.
     if args.path_out:
         sinks.append(VideoFileSink(args.path_out))
+    if args.jsonl:
+        sinks.append(JsonlSink(args.jsonl))
     if not args.no_window:
         sinks.append(WindowSink(title))
     if not args.quiet:
         sinks.append(TerminalSink(title, console))
+    history = history_sink(args, spec.name, None if profile is None else asdict(profile))
+    if history is not None:
+        sinks.append(history)
     source = open_source(
         path_in=args.path_in, camera_id=args.camera_id, mirror=args.mirror, realtime=args.realtime
     )
     try:
-        if classifier is not None:
-            network, label = classifier.load_network(args)
-        else:
-            network, label = _load_network(spec.name, spec.heads, args)
-        log.info("%s: %s on %s", spec.name, label, source.description)
-        engine = Engine(source, network, App(spec, load_labels(), profile), sinks, title=title)
-        with _stop_on_sigint() as stop:
-            engine.run(stop)
+        loaded = _load_network(located, args)
+        log.info("%s", loaded.precision.reason)
+        log.info("%s: %s on %s", spec.name, located.label, source.description)
+        if history is not None:
+            history.model = f"{located.label} ({loaded.precision.precision})"
+        engine = Engine(
+            source, loaded.network, App(spec, load_labels(), profile), sinks, title=title
+        )
+        # A process that ends after this run then ignores late signals: see stop_on_signals.
+        with stop_on_signals(restore=not getattr(args, "owns_process", False)) as stop:
+            engine.run(stop.event)
     finally:
         source.close()  # also when loading the network failed
-    return EXIT_INTERRUPTED if stop.is_set() else EXIT_OK
+    if history is not None and history.session_id is not None:
+        log.info(
+            "session %d saved in %s; its report: rtnet report %d --out report.html",
+            history.session_id,
+            history.path,
+            history.session_id,
+        )
+    if stop.signum is not None:
+        return exit_status(stop.signum)
+    if any(isinstance(sink, JsonlSink) and sink.reader_gone for sink in sinks):
+        return EXIT_BROKEN_PIPE  # `--jsonl - | head`: quiet, as the reader's end of a pipe
+    return EXIT_OK
 
 
-def _load_network(task: str, heads: Sequence[str], args: argparse.Namespace) -> tuple[Network, str]:
-    from rtnet.models import build_backbone, build_head
-    from rtnet.network import Network
-    from rtnet.weights import select_model
+def _locate_network(args: argparse.Namespace, classifier: Checkpoint | None) -> Located:
+    """The network the run's options ask for, found but not built (see rtnet.resolve)."""
+    from rtnet.resolve import Request, resolve
+
+    return resolve(
+        Request(
+            app=args.app,
+            model=args.model,
+            version=args.version,
+            classifier=classifier,
+            weights_dir=args.weights_dir,
+        )
+    )
+
+
+def _load_network(located: Located, args: argparse.Namespace) -> Loaded:
+    from rtnet.resolve import load
 
     setup_torch(args.device, args.threads)
-    files = select_model(task, args.model, args.version, args.weights_dir)  # type: ignore[arg-type]
-    backbone = build_backbone(
-        files.model, files.backbone, device=args.device, precision=args.precision
-    )
-    built = {
-        kind: build_head(kind, files.heads[kind], device=args.device)  # type: ignore[index, arg-type]
-        for kind in heads
-    }
-    return Network(backbone, built, device=args.device), f"{files.label} ({args.precision})"
+    return load(located, device=args.device, precision=args.precision)
 
 
-@contextlib.contextmanager
-def _stop_on_sigint() -> Iterator[threading.Event]:
-    """First Ctrl-C: ask the engine to stop at the next frame (outputs stay complete).
-    Second Ctrl-C: the usual KeyboardInterrupt."""
-    stop = threading.Event()
-
-    def handle(signum: int, frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    if threading.current_thread() is not threading.main_thread():
-        yield stop  # signals only reach the main thread; nothing to install
-        return
-    previous = signal.signal(signal.SIGINT, handle)
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def _check_outputs(path_in: str | None, path_out: str | None, jsonl: str | None) -> None:
+    """No output may overwrite the input or the other output."""
+    outputs = [("--path-out", path_out), ("--jsonl", None if jsonl == "-" else jsonl)]
+    for option, output in outputs:
+        if path_in and output and _same_file(output, path_in):
+            raise ConfigError(f"{option} {output} would overwrite the input video")
+    if path_out and jsonl and jsonl != "-" and _same_file(path_out, jsonl):
+        raise ConfigError(f"--jsonl and --path-out name the same file {jsonl}: give two files")
 
 
 def _same_file(a: str, b: str) -> bool:
-    return Path(a).resolve() == Path(b).resolve()
+    # samefile also sees through hard links; resolve covers paths that do not exist yet.
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()

@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from rtnet.cli.history import add_history_db_option
 from rtnet.errors import ConfigError
+from rtnet.precision import DEFAULT_PRECISION, PRECISION_OPTIONS
 
 # Beyond these an option is a typo, and passing it on would overflow a C int (an OverflowError
 # deep inside torch or OpenCV instead of a one-line error).
@@ -89,6 +91,10 @@ def add_run_options(parser: argparse.ArgumentParser, *, profile: bool) -> None:
     output.add_argument("--title", help="window and panel title")
     output.add_argument("--no-window", action="store_true", help="do not open a window")
     output.add_argument("--quiet", action="store_true", help="no terminal UI or summary")
+    add_history_db_option(output)
+    output.add_argument(
+        "--no-history", action="store_true", help="do not keep this run in the workout history"
+    )
     model = parser.add_argument_group("model")
     model.add_argument("--weights-dir", metavar="DIR", help="folder holding the SenseKit weights")
     model.add_argument("--model", choices=("efficientnet", "mobilenet"), help="backbone to use")
@@ -101,9 +107,10 @@ def add_run_options(parser: argparse.ArgumentParser, *, profile: bool) -> None:
     )
     model.add_argument(
         "--precision",
-        choices=("fp32", "bf16"),
-        default="fp32",
-        help="backbone arithmetic (bf16 needs native CPU support)",
+        choices=PRECISION_OPTIONS,
+        default=DEFAULT_PRECISION,
+        help="backbone arithmetic (default: auto, bf16 where it is measured faster than fp32 "
+        "and agrees with it; bf16 needs native CPU support)",
     )
     add_threads_option(model)
     if profile:

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from rtnet.apps import AppSpec
-    from rtnet.network import Network
     from rtnet.training.classifier import Checkpoint
 
 TRAIN_HELP = "train a classifier of your own classes on a dataset of videos"
@@ -64,6 +63,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="checkpoint folder under DATASET/checkpoints (default: the backbone's name)",
     )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite a checkpoint of that name if there is one"
+    )
     add_threads_option(parser)
 
 
@@ -81,6 +83,7 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
         finetune_layers=args.finetune_layers,
         epochs=args.epochs,
         name=args.name,
+        force=args.force,
     )
     Trainer(options, Console()).run()  # progress and report on stdout
     return 0
@@ -101,30 +104,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass(frozen=True)
 class ClassifierRun:
-    """What ``rtnet run`` needs from a checkpoint: the app it is, then its network."""
+    """What ``rtnet run`` needs from a checkpoint: the app it is (its network is found and built
+    as every app's, by rtnet.resolve)."""
 
     checkpoint: Checkpoint
     spec: AppSpec
-
-    def load_network(self, args: argparse.Namespace) -> tuple[Network, str]:
-        """The network, built as the other apps build theirs (same device/precision options)."""
-        from rtnet.models.loading import build_off_thread
-        from rtnet.training.classifier import load_classifier
-
-        setup_torch(args.device, args.threads)
-        # Off the main thread, like build_backbone: an idle OpenMP pool left in the main thread
-        # slows every step of the inference thread.
-        loaded = build_off_thread(
-            lambda: load_classifier(
-                self.checkpoint,
-                weights_dir=args.weights_dir,
-                device=args.device,
-                precision=args.precision,
-                model=args.model,
-                version=args.version,
-            )
-        )
-        return loaded.network, f"{loaded.description} ({args.precision})"
 
 
 def classifier_run(args: argparse.Namespace) -> ClassifierRun:

@@ -11,10 +11,12 @@ import datetime as dt
 import html
 import io
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from rtnet.history.store import Session
 from rtnet.history.summary import IDLE_CLASSES, clock, segments, weekly_totals
@@ -54,6 +56,11 @@ def _colours(labels: Sequence[str]) -> dict[str, tuple[float, float, float, floa
     return {label: palette(i % 10) for i, label in enumerate(labels)}
 
 
+def _series(values: Iterable[float | None]) -> np.ndarray:
+    """Missing values become NaN, where matplotlib breaks the line."""
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
 def met_plot(session: Session) -> Plot | None:
     rows = [r for r in session.timeline if r.met is not None]
     if not rows:
@@ -61,11 +68,11 @@ def met_plot(session: Session) -> Plot | None:
     figure = _figure()
     axes = figure.add_subplot()
     times = [r.time / 60 for r in rows]
-    axes.plot(times, [r.met for r in rows], color="black", linewidth=1.2, label="MET")
+    axes.plot(times, _series(r.met for r in rows), color="black", linewidth=1.2, label="MET")
     if any(r.met_corrected is not None for r in rows):
         axes.plot(
             times,
-            [r.met_corrected for r in rows],
+            _series(r.met_corrected for r in rows),
             color="tab:red",
             linewidth=1.0,
             label="corrected MET",
@@ -97,8 +104,9 @@ def kcal_plot(session: Session) -> Plot | None:
         return None
     figure = _figure(height=2.6)
     axes = figure.add_subplot()
-    axes.plot([r.time / 60 for r in rows], [r.kcal for r in rows], color="tab:orange")
-    axes.fill_between([r.time / 60 for r in rows], [r.kcal for r in rows], alpha=0.2)
+    minutes, kcal = [r.time / 60 for r in rows], _series(r.kcal for r in rows)
+    axes.plot(minutes, kcal, color="tab:orange")
+    axes.fill_between(minutes, kcal, alpha=0.2)
     axes.set_xlabel("minutes")
     axes.set_ylabel("kcal")
     axes.set_ylim(bottom=0)

@@ -7,7 +7,6 @@ from rtnet.models.backbones import (
     EFFICIENTNET,
     FEATURES,
     MOBILENET_V2,
-    STEP,
     BackboneName,
     Precision,
     StreamingBackbone,
@@ -15,7 +14,6 @@ from rtnet.models.backbones import (
     StridedInflatedMobileNetV2,
     backbone_signature,
     bf16_supported,
-    build_backbone,
 )
 from rtnet.models.heads import (
     HEAD_KINDS,
@@ -23,11 +21,12 @@ from rtnet.models.heads import (
     HeadKind,
     LogisticRegression,
     METRegressor,
-    build_head,
     head_signature,
     make_head,
 )
+from rtnet.models.landmarks import LandmarkModelName, LandmarkNetwork, build_landmark_model
 from rtnet.models.layers import ConvReLU, InvertedResidual, TemporalConv
+from rtnet.models.loading import build_backbone, build_head, load_checkpoint
 
 Backbone = StreamingBackbone
 
@@ -37,13 +36,14 @@ __all__ = [
     "FEATURES",
     "HEAD_KINDS",
     "MOBILENET_V2",
-    "STEP",
     "Backbone",
     "BackboneName",
     "ConvReLU",
     "Head",
     "HeadKind",
     "InvertedResidual",
+    "LandmarkModelName",
+    "LandmarkNetwork",
     "LogisticRegression",
     "METRegressor",
     "Precision",
@@ -55,6 +55,8 @@ __all__ = [
     "bf16_supported",
     "build_backbone",
     "build_head",
+    "build_landmark_model",
     "head_signature",
+    "load_checkpoint",
     "make_head",
 ]

@@ -1,7 +1,8 @@
 """The two SenseKit streaming backbones, each defined by one table of layers.
 
-A call takes (T, 3, 256, 256) float32 RGB frames in [0, 1], in time order, T a multiple of 4
-(16 fps), and returns (T/4, 1280, 8, 8) features; temporal state carries over between calls.
+A call takes (T, 3, 256, 256) float32 frames in [0, 1] in the backbone's channel order
+(``channels``), in time order, T a multiple of ``STEP_FRAMES`` (at 16 fps), and returns
+(T/4, 1280, 8, 8) features; temporal state carries over between calls.
 """
 
 from __future__ import annotations
@@ -9,22 +10,23 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
 from rtnet.errors import ConfigError
+from rtnet.models.checkpoint import Signature, signature_of
 from rtnet.models.layers import ConvReLU, FusedConv, InvertedResidual, TemporalConv
-from rtnet.models.loading import build_off_thread
+from rtnet.network import Channels
+from rtnet.precision import Precision
+from rtnet.resample import STEP_FRAMES
 
 BackboneName = Literal["efficientnet", "mobilenet"]
-Precision = Literal["fp32", "bf16"]
 
-STEP = 4  # input frames per output frame (two temporal strides of 2)
 FEATURES = 1280
 BF16_MAX_DOWNSAMPLING = 8  # bf16 fast path: layers whose input is at least 1/8 of 256x256
 
@@ -156,6 +158,9 @@ class StreamingBackbone(nn.Module):
     its own mixed precision (see ``_fast_dtype``).
     """
 
+    # The channel order of the frames the weights were trained on (each backbone says its own).
+    channels: ClassVar[Channels]
+
     def __init__(self, layers: Sequence[Layer]) -> None:
         super().__init__()
         self.cnn = nn.Sequential(*(layer.build() for layer in layers))
@@ -182,8 +187,8 @@ class StreamingBackbone(nn.Module):
             raise ConfigError(f"precision bf16 needs {needs}: use fp32")
         self.fast, self.precision = fast, precision
         self.to(memory_format=torch.channels_last if fast else torch.contiguous_format)
-        for layer in self.temporal_layers():
-            layer.preallocate = fast
+        for temporal in self.temporal_layers():
+            temporal.preallocate = fast
         # The plain path takes bf16 through autocast; the fast path through its own kernels.
         self.autocast = precision == "bf16" and not fast
         for index, layer in enumerate(self.cnn):
@@ -223,9 +228,10 @@ class StreamingBackbone(nn.Module):
             layer.reset()
 
     def forward(self, frames: Tensor) -> Tensor:
-        if frames.dim() != 4 or frames.shape[1] != 3 or frames.shape[0] % STEP:
+        if frames.dim() != 4 or frames.shape[1] != 3 or frames.shape[0] % STEP_FRAMES:
             raise ValueError(
-                f"expected (T, 3, H, W) frames, T a multiple of {STEP}, got {tuple(frames.shape)}"
+                f"expected (T, 3, H, W) frames, T a multiple of {STEP_FRAMES}, "
+                f"got {tuple(frames.shape)}"
             )
         with self._context():
             if not self.fast:
@@ -262,6 +268,11 @@ class StreamingBackbone(nn.Module):
 class StridedInflatedEfficientNet(StreamingBackbone):
     """SenseKit's ``sien`` backbone."""
 
+    # SenseKit trained on OpenCV's BGR frames: the original implementation only scales and
+    # transposes, and pipeline.npz is reproduced only that way (the reference README's BGR->RGB
+    # step is off by up to 0.25 in probability).
+    channels: ClassVar[Channels] = "bgr"
+
     def __init__(self) -> None:
         super().__init__(EFFICIENTNET)
 
@@ -269,47 +280,20 @@ class StridedInflatedEfficientNet(StreamingBackbone):
 class StridedInflatedMobileNetV2(StreamingBackbone):
     """SenseKit's ``simn`` backbone."""
 
+    channels: ClassVar[Channels] = "bgr"  # as StridedInflatedEfficientNet
+
     def __init__(self) -> None:
         super().__init__(MOBILENET_V2)
 
 
-BACKBONES: dict[str, type[StreamingBackbone]] = {
+BACKBONES: dict[str, Callable[[], StreamingBackbone]] = {
     "efficientnet": StridedInflatedEfficientNet,
     "mobilenet": StridedInflatedMobileNetV2,
 }
 
 
 @functools.cache
-def backbone_signature(name: BackboneName) -> tuple[tuple[str, tuple[int, ...]], ...]:
+def backbone_signature(name: BackboneName) -> Signature:
     """State-dict keys and shapes a checkpoint of ``name`` must have (built without weights)."""
     with torch.device("meta"):
-        model = BACKBONES[name]()
-    return tuple((key, tuple(value.shape)) for key, value in model.state_dict().items())
-
-
-def build_backbone(
-    name: BackboneName,
-    checkpoint: str | Path | None = None,
-    *,
-    device: str | torch.device = "cpu",
-    precision: Precision = "fp32",
-    fast: bool = True,
-) -> StreamingBackbone:
-    """The backbone ``name`` in eval mode, with weights from ``checkpoint`` (untrained if None).
-
-    Loading is strict and every failure is a WeightsError naming the file.
-    """
-    if name not in BACKBONES:
-        raise ConfigError(f"unknown model {name!r}: use one of {', '.join(BACKBONES)}")
-
-    def build() -> StreamingBackbone:
-        model = BACKBONES[name]()
-        if checkpoint is not None:
-            from rtnet.weights import load_checkpoint  # weights imports models for signatures
-
-            model.load_state_dict(load_checkpoint(Path(checkpoint), name), strict=True)
-        model.to(device)
-        model.eval()
-        return model.configure(fast=fast, precision=precision)
-
-    return build_off_thread(build)
+        return signature_of(BACKBONES[name]())

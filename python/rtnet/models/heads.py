@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import Literal
 
 import torch
@@ -12,7 +11,7 @@ from torch import Tensor, nn
 from rtnet.errors import ConfigError
 from rtnet.labels import load_labels
 from rtnet.models.backbones import FEATURES
-from rtnet.models.loading import build_off_thread
+from rtnet.models.checkpoint import Signature, signature_of
 
 HeadKind = Literal["fitness", "gestures", "reps", "met"]
 HEAD_KINDS: tuple[HeadKind, ...] = ("fitness", "gestures", "reps", "met")
@@ -58,26 +57,7 @@ def make_head(kind: HeadKind) -> Head:
 
 
 @functools.cache
-def head_signature(kind: HeadKind) -> tuple[tuple[str, tuple[int, ...]], ...]:
+def head_signature(kind: HeadKind) -> Signature:
     """State-dict keys and shapes a checkpoint of head ``kind`` must have."""
     with torch.device("meta"):
-        head = make_head(kind)
-    return tuple((key, tuple(value.shape)) for key, value in head.state_dict().items())
-
-
-def build_head(
-    kind: HeadKind, checkpoint: str | Path | None = None, *, device: str | torch.device = "cpu"
-) -> Head:
-    """The head ``kind`` in eval mode with weights from ``checkpoint`` (untrained if None)."""
-
-    def build() -> Head:
-        head = make_head(kind)
-        if checkpoint is not None:
-            from rtnet.weights import load_checkpoint  # weights imports models for signatures
-
-            head.load_state_dict(load_checkpoint(Path(checkpoint), kind), strict=True)
-        head.to(device)
-        head.eval()
-        return head
-
-    return build_off_thread(build)
+        return signature_of(make_head(kind))

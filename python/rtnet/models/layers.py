@@ -126,7 +126,8 @@ class FusedConv:
             if self.onednn:
                 # oneDNN's blocked layout depends on the input shape: packed for another one,
                 # the weights would be reordered again on every call (25 ms for the last conv).
-                weight = torch._C._nn.mkldnn_reorder_conv2d_weight(
+                # torch's stub lacks the optional input_size argument the op takes.
+                weight = torch._C._nn.mkldnn_reorder_conv2d_weight(  # type: ignore[call-arg]
                     weight.to_mkldnn(), self.padding, self.stride, [1, 1], self.groups, list(shape)
                 )
             self._packed[shape] = weight

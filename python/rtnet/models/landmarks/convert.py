@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tflite  # type: ignore[import-untyped]
+import tflite
 import torch
 import torch.fx
 from safetensors.torch import save_file
-from tflite.BuiltinOperator import BuiltinOperator  # type: ignore[import-untyped]
-from tflite.TensorType import TensorType  # type: ignore[import-untyped]
+from tflite.BuiltinOperator import BuiltinOperator
+from tflite.TensorType import TensorType
 from torch import Tensor, nn
 
 from rtnet.models.landmarks import (

@@ -1,0 +1,133 @@
+"""Benchmarks (``rtnet bench``), not timed tests.
+
+- preprocessing: the Rust preprocessing ring against the naive NumPy+OpenCV path;
+- backbones: plain eager vs fast fp32 vs bf16, ms per step, interleaved in one run, with how
+  closely the fast paths agree with the plain one;
+- end to end: each app on a video file in a child process, frames/s and peak memory.
+
+With no SenseKit weights around, the networks run on stand-in weights (:mod:`rtnet.standin`,
+fixed seed) written to a temporary folder: speed does not depend on the weight values, and the
+output says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from rtnet.bench.common import NETWORKS
+from rtnet.bench.report import BenchReport
+from rtnet.errors import ConfigError
+
+SECTIONS = ("preprocess", "backbone", "e2e")
+AGREEMENT_FRAMES = 64  # frames the agreement runs on, at most
+PREPROCESS_FRAMES = 200
+# End to end: the app that runs each network by default.
+E2E_APPS = {"efficientnet": "gestures", "mobilenet": "fitness"}
+
+__all__ = ["SECTIONS", "BenchReport", "add_arguments", "measure", "run_bench"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``rtnet bench``."""
+    parser.add_argument(
+        "what",
+        nargs="?",
+        choices=(*SECTIONS, "all"),
+        default="all",
+        help="what to measure (default: all)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "--weights-dir",
+        metavar="DIR",
+        help="SenseKit weights to use (default: as the apps; stand-ins when not found)",
+    )
+    parser.add_argument(
+        "--network",
+        action="append",
+        choices=NETWORKS,
+        help="backbone to measure (repeatable; default: both)",
+    )
+    parser.add_argument(
+        "--steps", type=int, default=10, metavar="N", help="backbone rounds (default: 10)"
+    )
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=512,
+        metavar="N",
+        help="frames of the end-to-end video (default: 512); also caps the agreement run "
+        f"({AGREEMENT_FRAMES}) and the preprocessing run ({PREPROCESS_FRAMES})",
+    )
+    parser.add_argument(
+        "--video",
+        metavar="FILE",
+        help="input of the agreement and end-to-end runs (default: a synthetic moving scene)",
+    )
+    parser.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """``rtnet bench``: measure, then print tables (or JSON)."""
+    for option in ("steps", "frames", "threads"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            raise ConfigError(f"invalid --{option} {value}: expected 1 or more")
+    if args.video is not None and not Path(args.video).is_file():
+        raise ConfigError(f"--video {args.video}: no such file")
+    import torch
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory(prefix="rtnet-bench-") as scratch:
+        report = measure(args, Path(scratch))
+    if args.json:
+        print(report.to_json())
+    else:
+        from rtnet.bench.report import print_report
+
+        print_report(report)
+    return 0
+
+
+def measure(args: argparse.Namespace, scratch: Path) -> BenchReport:
+    """Everything ``args`` asks for, as one report."""
+    from rtnet.bench.backbone import bench_agreement, bench_backbone, machine_variants
+    from rtnet.bench.common import bench_weights, read_frames, synthetic_frames
+    from rtnet.bench.e2e import E2ESpec, bench_e2e, import_rss_mb, write_video
+    from rtnet.bench.preprocess import bench_preprocess
+    from rtnet.bench.report import machine_info, peak_rss_mb
+
+    sections = SECTIONS if args.what == "all" else (args.what,)
+    networks = tuple(dict.fromkeys(args.network or NETWORKS))
+    report = BenchReport(machine_info())
+    if "preprocess" in sections:
+        report.preprocess = bench_preprocess(frames=min(args.frames, PREPROCESS_FRAMES))
+    if "backbone" in sections or "e2e" in sections:
+        weights = report.weights = bench_weights(args.weights_dir, scratch, networks)
+        variants, report.bf16_skipped = machine_variants()
+        count = min(args.frames, AGREEMENT_FRAMES)
+        frames = read_frames(Path(args.video), count) if args.video else []
+        source = f"{args.video}" if frames else "a synthetic moving scene"
+        frames = frames or synthetic_frames(count)
+    if "backbone" in sections:
+        report.backbone = bench_backbone(weights, networks, steps=args.steps, threads=args.threads)
+        report.agreement_input = source
+        report.agreement = [bench_agreement(weights, frames, network) for network in networks]
+    if "e2e" in sections:
+        if args.video:
+            video, report.e2e_input = Path(args.video), str(args.video)
+        else:
+            video = write_video(scratch / "bench.mp4", frames, args.frames)
+            report.e2e_input = f"{args.frames} frames of {source} at 16 fps (MPEG-4)"
+        precisions = dict.fromkeys(v.precision for v in variants)
+        runs = [E2ESpec(E2E_APPS[n], n, precision) for n in networks for precision in precisions]
+        # The workout history's cost, side by side with the same run without it.
+        last = runs[-1]
+        runs.append(E2ESpec(last.app, last.model, last.precision, history=True))
+        report.e2e = bench_e2e(weights, video, runs, args.threads, scratch)
+        report.import_rss_mb = import_rss_mb()
+    report.peak_rss_mb = peak_rss_mb()
+    return report
