@@ -8,7 +8,7 @@ and its display line to the step's ``StepResult``; nothing here knows about wind
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -19,7 +19,6 @@ from rtnet.errors import ConfigError
 from rtnet.labels import Labels
 from rtnet.resample import MODEL_FPS, STEP_FRAMES
 
-STEP_SECONDS = STEP_FRAMES / MODEL_FPS
 TOP_K = 5
 
 Gender = Literal["male", "female"] | None
@@ -72,10 +71,13 @@ class StepResult:
     fired: str | None = None  # gesture that fired at this step
     calories: float | None = None
     counts: dict[str, int] | None = None
+    # Draws what the step found (a skeleton) onto a copy of its frame, before the overlay text.
+    annotate: Callable[[np.ndarray], None] | None = None
 
 
 class PostProcessor(Protocol):
-    def update(self, outputs: Mapping[str, np.ndarray], result: StepResult) -> None: ...
+    # ``outputs``: the network's, per head for the clip networks, a FrameTracks for tracking.
+    def update(self, outputs: Any, result: StepResult) -> None: ...
 
     def reset(self) -> None: ...
 
@@ -211,6 +213,42 @@ class GestureEvents:
         self._held_until = 0.0
 
 
+class Tracks:
+    """Tracked pose and hands of one frame (``rtnet.tracking.FrameTracks``): the JSONL ``pose``
+    and ``hands``, a one-line description, the skeleton drawn on the frame, and how many frames
+    had a pose and had hands so far."""
+
+    def __init__(self) -> None:
+        # Imported when a tracking app runs: building the CLI's parser must not import OpenCV.
+        from rtnet.tracking import draw
+
+        self._draw = draw
+        self._counts = {"frames with a pose": 0, "frames with hands": 0}
+
+    def update(self, outputs: Any, result: StepResult) -> None:
+        tracks, draw = outputs, self._draw
+        record = tracks.to_json()
+        result.record["pose"], result.record["hands"] = record["pose"], record["hands"]
+        parts = [
+            "no pose" if tracks.pose is None else f"pose {tracks.pose.score:.0%}",
+            ", ".join(f"{hand.handedness} hand" for hand in tracks.hands) or "no hands",
+        ]
+        result.headline = "   ".join(parts)
+        self._counts["frames with a pose"] += tracks.pose is not None
+        self._counts["frames with hands"] += bool(tracks.hands)
+        result.counts = dict(self._counts)
+
+        def annotate(frame: np.ndarray) -> None:
+            if tracks.pose is not None:
+                draw.draw_pose(frame, tracks.pose)
+            draw.draw_hands(frame, tracks.hands)
+
+        result.annotate = annotate
+
+    def reset(self) -> None:
+        self._counts = dict.fromkeys(self._counts, 0)
+
+
 @dataclass(frozen=True)
 class AppSpec:
     """What distinguishes one app from another; everything else is shared."""
@@ -228,10 +266,23 @@ class AppSpec:
     time_per_class: bool = False  # summary: how long each class was on top (and displayed)
     # Class names of a custom classifier (`rtnet run --classifier`); None: the packaged labels.
     class_names: tuple[str, ...] | None = None
+    # Frames per model step: 4-frame clips for the video networks; the landmark trackers take
+    # every frame (their JSONL has one object per "frame" rather than per "step").
+    frames_per_step: int = STEP_FRAMES
+    tracking: bool = False  # pose and hand landmarks (rtnet.tracking)
 
     @property
     def title(self) -> str:
         return f"rtnet {self.name}"
+
+    @property
+    def step_seconds(self) -> float:
+        return self.frames_per_step / MODEL_FPS
+
+    @property
+    def index_name(self) -> str:
+        """The JSONL key of the step's index."""
+        return "frame" if self.frames_per_step == 1 else "step"
 
     @property
     def display_lines(self) -> int:
@@ -241,6 +292,7 @@ class AppSpec:
                 self.classifier is not None and self.display_threshold is not None,
                 self.calories is not None,
                 self.rep_threshold is not None,
+                self.tracking,
             )
         )
 
@@ -280,7 +332,14 @@ REPS = AppSpec(
     smoothing=1,
     rep_threshold=0.4,
 )
-APPS: dict[str, AppSpec] = {spec.name: spec for spec in (FITNESS, CALORIES, GESTURES, REPS)}
+POSE = AppSpec(
+    name="pose",
+    help="track the body and hands (built-in MediaPipe models, no weights needed)",
+    heads=(),
+    frames_per_step=1,
+    tracking=True,
+)
+APPS: dict[str, AppSpec] = {spec.name: spec for spec in (FITNESS, CALORIES, GESTURES, REPS, POSE)}
 
 
 def build_postprocessors(spec: AppSpec, labels: Labels, profile: Profile) -> list[PostProcessor]:
@@ -303,6 +362,8 @@ def build_postprocessors(spec: AppSpec, labels: Labels, profile: Profile) -> lis
         chain.append(
             GestureEvents(labels.gestures, labels.gesture_event_thresholds, spec.gesture_hold_s)
         )
+    if spec.tracking:
+        chain.append(Tracks())
     return chain
 
 
@@ -313,11 +374,11 @@ class App:
         self.spec = spec
         self.postprocessors = build_postprocessors(spec, labels, profile or Profile())
 
-    def process(self, step: int, outputs: Mapping[str, np.ndarray]) -> StepResult:
-        time = STEP_SECONDS * (step + 1)
+    def process(self, step: int, outputs: Any) -> StepResult:
+        time = self.spec.step_seconds * (step + 1)
         # Each post-processor adds only the fields it produces: no empty placeholders (the
         # calories app, without a classifier, has no `probs` and no `top`).
-        record: dict[str, Any] = {"step": step, "time": time}
+        record: dict[str, Any] = {self.spec.index_name: step, "time": time}
         result = StepResult(step=step, time=time, record=record)
         for postprocessor in self.postprocessors:
             postprocessor.update(outputs, result)

@@ -2,7 +2,8 @@
 
 Three threads, so capture and preprocessing overlap inference:
 - the capture thread reads ticks from the source and pushes them into the FrameRing (the Rust
-  preprocessing releases the GIL); every 4 ticks it hands the ring's clip to the worker;
+  preprocessing releases the GIL); every 4 ticks it hands the ring's clip to the worker (a
+  network that ``takes_frames``, the landmark trackers, gets every raw frame instead);
 - the worker thread runs the network on clips, in order;
 - the calling thread post-processes results and feeds the sinks (OpenCV windows must live there).
 
@@ -17,20 +18,22 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from rtnet import FrameRing
-from rtnet.apps import STEP_FRAMES, App, StepResult, Summary
+from rtnet.apps import App, StepResult, Summary
 from rtnet.overlay import Overlay, OverlayView
 from rtnet.resample import Tick
 from rtnet.sinks.base import RunStats, Sink
 from rtnet.sources import Source
 
-NetworkFn = Callable[[np.ndarray], Mapping[str, np.ndarray]]
+# A clip network (rtnet.network.Network) or a per-frame one: ``network(frame, index)`` when it
+# has ``takes_frames`` set (rtnet.tracking.Tracking).
+NetworkFn = Callable[..., Any]
 
 POLL_S = 0.05  # how often blocked threads look at the stop flag
 # A stop request ends the run (outputs closed) within a second: the capture thread notices the
@@ -60,7 +63,7 @@ class _Clip:
 @dataclass(frozen=True)
 class _Output:
     step: int
-    outputs: Mapping[str, np.ndarray]
+    outputs: Any  # per head for a clip network; what a per-frame network returns
     seconds: float
 
 
@@ -141,6 +144,13 @@ class Engine:
         self.title = title
         self.overlay = overlay or Overlay(app.spec.display_lines)
         self.frame_sinks = [sink for sink in self.sinks if sink.wants_frames]
+        self.takes_frames = bool(getattr(network, "takes_frames", False))
+        self.step_frames = app.spec.frames_per_step
+        if self.takes_frames != (self.step_frames == 1):
+            raise ValueError(
+                f"app {app.spec.name} steps {self.step_frames} frames at a time, but its network "
+                + ("takes single frames" if self.takes_frames else "takes clips")
+            )
 
     def run(self, stop: threading.Event | None = None) -> tuple[Summary, RunStats]:
         """Process the whole source (or until ``stop`` is set or a sink asks to stop).
@@ -192,6 +202,7 @@ class Engine:
         except KeyboardInterrupt:
             stats.interrupted = True  # no signal handler installed: still end cleanly
         except BaseException as exc:
+            stats.interrupted = True  # the history keeps the run as cut short
             error = exc
         finally:
             halt.set()
@@ -242,7 +253,7 @@ class Engine:
             else:
                 stats.steps += 1
                 if item.seconds > 0:
-                    stats.model_fps = _smoothed(stats.model_fps, STEP_FRAMES / item.seconds)
+                    stats.model_fps = _smoothed(stats.model_fps, self.step_frames / item.seconds)
                 result = self.app.process(item.step, item.outputs)
                 summary.add(result)
                 for sink in self.sinks:
@@ -256,20 +267,25 @@ class Engine:
         events: queue.Queue[_Event],
     ) -> None:
         # The ring writes frames in the channel order the network takes (RGB for a bare callable).
-        ring = FrameRing(STEP_FRAMES, channels=getattr(self.network, "channels", "rgb"))
+        ring = None
+        if not self.takes_frames:
+            ring = FrameRing(self.step_frames, channels=getattr(self.network, "channels", "rgb"))
+        step = self.step_frames
         dropped = 0
         try:
             for tick in self.source.ticks(halt):
                 if halt.is_set():
                     return
-                ring.push(tick.frame)
+                if ring is not None:
+                    ring.push(tick.frame)
                 # The frame goes out before its clip, so the consumer always has a step's
                 # frames when the step's result arrives.
                 if not _put(events, _Frame(tick), halt):
                     return
-                if (tick.index + 1) % STEP_FRAMES:
+                if (tick.index + 1) % step:
                     continue
-                clip = _Clip(tick.index // STEP_FRAMES, ring.clip())
+                frames = tick.frame if ring is None else ring.clip()
+                clip = _Clip(tick.index // step, frames)
                 if self.source.live:
                     if _replace_waiting(clips, clip):
                         dropped += 1  # inference is behind: a whole clip is skipped
@@ -297,7 +313,10 @@ class Engine:
                 if isinstance(item, _End):
                     break
                 started = time.perf_counter()
-                outputs = self.network(item.frames)
+                if self.takes_frames:
+                    outputs = self.network(item.frames, item.step)
+                else:
+                    outputs = self.network(item.frames)
                 output = _Output(item.step, outputs, time.perf_counter() - started)
                 if not _put(events, output, halt):
                     return
@@ -331,7 +350,7 @@ class _DisplayState:
 
     def result(self, result: StepResult) -> None:
         self.latest = result
-        end = STEP_FRAMES * (result.step + 1)
+        end = self.engine.step_frames * (result.step + 1)
         while self.pending and self.pending[0].index < end:
             self._draw(self.pending.popleft())
 
@@ -343,12 +362,16 @@ class _DisplayState:
         result = self.latest
         lines: list[str] = []
         banner = None
+        image = tick.frame
         if result is not None:
             lines = ([result.headline] if result.headline is not None else []) + result.lines
             banner = result.banner
+            if result.annotate is not None:
+                image = image.copy()  # the source's frame stays as it was read
+                result.annotate(image)
         view = OverlayView(
             title=self.engine.title, lines=lines, status=self.stats.status_line(), banner=banner
         )
-        frame = self.engine.overlay.render(tick.frame, view)
+        frame = self.engine.overlay.render(image, view)
         for sink in self.engine.frame_sinks:
             sink.on_frame(frame, self.stats)

@@ -4,7 +4,7 @@ one streaming backbone feeding one or more heads (``BackboneNetwork``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -29,6 +29,24 @@ class Network(Protocol):
     def reset(self) -> None: ...
 
     def __call__(self, clip: np.ndarray) -> Mapping[str, np.ndarray]: ...
+
+
+class FrameNetwork(Protocol):
+    """What the engine runs for an app that steps one frame at a time (``rtnet.tracking``):
+    each raw BGR uint8 frame as read, with its tick index, in time order; ``reset`` before a
+    new stream."""
+
+    @property
+    def takes_frames(self) -> bool:
+        """True: the engine hands it frames, not FrameRing clips."""
+        ...
+
+    def reset(self) -> None: ...
+
+    def __call__(self, frame: np.ndarray, index: int) -> Any: ...
+
+
+AnyNetwork = Network | FrameNetwork
 
 
 class BackboneNetwork:

@@ -7,7 +7,8 @@ one line for the UI; ``load`` then builds the network in the precision asked for
 the one measured best here (``rtnet.precision``).
 
 A family is one entry in ``FAMILIES``: an object with a ``name``, ``serves(request)`` and
-``locate(request) -> Located``. SenseKit apps and custom classifiers are the two today.
+``locate(request) -> Located``: custom classifiers, the SenseKit apps, and the built-in pose and
+hand landmark models.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from rtnet.errors import ConfigError
+from rtnet.errors import ConfigError, WeightsError
 from rtnet.precision import Precision, PrecisionChoice, PrecisionOption
 
 if TYPE_CHECKING:
     import torch
 
-    from rtnet.network import Network
+    from rtnet.network import AnyNetwork, Network
     from rtnet.precision import PrecisionCache
     from rtnet.training.backbones import BackboneChoice
     from rtnet.training.classifier import Checkpoint
@@ -40,6 +41,8 @@ class Request:
     version: str | None = None
     classifier: Checkpoint | None = None
     weights_dir: str | Path | None = None
+    hands: bool = True  # landmark tracking: the hands too, not only the body
+    mirrored: bool = False  # frames are mirrored (a camera's selfie view): handedness labels
 
 
 class Located(Protocol):
@@ -69,7 +72,7 @@ class Located(Protocol):
         """Clip -> features, in ``precision``: what ``--precision auto`` times and compares."""
         ...
 
-    def build(self, device: str, precision: Precision) -> Network: ...
+    def build(self, device: str, precision: Precision) -> AnyNetwork: ...
 
 
 class Family(Protocol):
@@ -222,9 +225,69 @@ class ClassifierFamily:
         return TrainedClassifier(request.classifier, choice)
 
 
-# The families, in the order they are asked; a new family (the built-in landmark models) is one
-# more entry here.
-FAMILIES: tuple[Family, ...] = (ClassifierFamily(), SenseKitFamily())
+# ---------------------------------------------------------------------------------------------
+# The built-in landmark models: MediaPipe's pose and hand networks, shipped with rtnet.
+
+
+@dataclass(frozen=True)
+class LandmarkTracking:
+    hands: bool
+    mirrored: bool
+
+    @property
+    def reason(self) -> str:
+        from rtnet.models.landmarks import MEDIAPIPE_VERSION
+
+        what = "pose and hand landmarks" if self.hands else "pose landmarks"
+        return f"model: {what} (built in, MediaPipe {MEDIAPIPE_VERSION})"
+
+    @property
+    def label(self) -> str:
+        return "pose + hands" if self.hands else "pose"
+
+    @property
+    def model_key(self) -> str:
+        return self.label
+
+    @property
+    def precisions(self) -> tuple[Precision, ...]:
+        # bf16 moves pose landmarks by tens of pixels (rtnet.models.landmarks.network).
+        return ("fp32",)
+
+    def features(self, device: str, precision: Precision) -> Callable[[torch.Tensor], torch.Tensor]:
+        from rtnet.models import build_landmark_model
+
+        return build_landmark_model("pose_landmarks", precision=precision, device=device)
+
+    def build(self, device: str, precision: Precision) -> AnyNetwork:
+        from rtnet.tracking import Tracking
+
+        if device != "cpu":
+            raise ConfigError("the landmark trackers run on the CPU: leave out --device")
+        return Tracking(hands=self.hands, mirrored=self.mirrored, precision=precision)
+
+
+class LandmarkFamily:
+    name = "built-in landmarks"
+
+    def serves(self, request: Request) -> bool:
+        return request.classifier is None and request.app == "pose"
+
+    def locate(self, request: Request) -> LandmarkTracking:
+        from rtnet.models.landmarks import LANDMARK_MODELS, weights_path
+
+        wanted = [n for n in LANDMARK_MODELS if request.hands or not n.startswith(("palm", "hand"))]
+        for name in wanted:
+            if not weights_path(name).is_file():
+                raise WeightsError(
+                    f"the built-in {name} weights are missing from the installed package "
+                    f"({weights_path(name)}): reinstall rtnet"
+                )
+        return LandmarkTracking(request.hands, request.mirrored)
+
+
+# The families, in the order they are asked; a new family is one more entry here.
+FAMILIES: tuple[Family, ...] = (ClassifierFamily(), LandmarkFamily(), SenseKitFamily())
 
 
 def resolve(request: Request) -> Located:
@@ -241,7 +304,7 @@ def resolve(request: Request) -> Located:
 
 @dataclass(frozen=True)
 class Loaded:
-    network: Network
+    network: AnyNetwork
     located: Located
     precision: PrecisionChoice
 
@@ -249,6 +312,13 @@ class Loaded:
     def reason(self) -> str:
         """``model: efficientnet pro (SenseKit, ./resources); precision: fp32 (auto: ...)``"""
         return f"{self.located.reason}; {self.precision.reason}"
+
+
+def check_precision(located: Located, precision: PrecisionOption) -> None:
+    """A precision ``located`` cannot run in is a one-line error, before anything is built."""
+    if precision not in ("auto", *located.precisions):
+        offered = " or ".join(located.precisions)
+        raise ConfigError(f"--precision {precision}: {located.label} runs in {offered} only")
 
 
 def load(
@@ -264,10 +334,12 @@ def load(
     from rtnet.models.loading import build_off_thread
     from rtnet.precision import choose_precision
 
-    if precision not in ("auto", *located.precisions):
-        raise ConfigError(f"--precision {precision}: {located.label} runs in fp32 only")
+    check_precision(located, precision)
 
     def work() -> Loaded:
+        if located.precisions == ("fp32",):
+            choice = PrecisionChoice("fp32", f"{located.label} runs in fp32 only")
+            return Loaded(located.build(device, "fp32"), located, choice)
         choice = choose_precision(
             precision,
             model=f"{located.model_key} on {device}",

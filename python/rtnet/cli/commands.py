@@ -57,6 +57,7 @@ def run_app(args: argparse.Namespace, console: Console) -> int:
     from rtnet.cli.training import classifier_run
     from rtnet.engine import Engine
     from rtnet.labels import load_labels
+    from rtnet.resolve import check_precision
     from rtnet.sinks.base import Sink
     from rtnet.sinks.jsonl import JsonlSink
     from rtnet.sinks.terminal import TerminalSink
@@ -76,6 +77,7 @@ def run_app(args: argparse.Namespace, console: Console) -> int:
     _check_outputs(args.path_in, args.path_out, args.jsonl)
     # Which network runs, before any window opens: without the weights nothing else matters.
     located = _locate_network(args, classifier.checkpoint if classifier is not None else None)
+    check_precision(located, args.precision)
     log.info("%s", located.reason)
     sinks: list[Sink] = []
     # The video first: its encoder is checked when the run starts, before the JSONL is created.
@@ -125,13 +127,17 @@ def _locate_network(args: argparse.Namespace, classifier: Checkpoint | None) -> 
     """The network the run's options ask for, found but not built (see rtnet.resolve)."""
     from rtnet.resolve import Request, resolve
 
+    # A camera is mirrored unless --no-mirror, a file only with --mirror (see open_source).
+    mirrored = args.mirror if args.mirror is not None else args.path_in is None
     return resolve(
         Request(
             app=args.app,
-            model=args.model,
-            version=args.version,
+            model=getattr(args, "model", None),  # tracking apps take none of these three
+            version=getattr(args, "version", None),
             classifier=classifier,
-            weights_dir=args.weights_dir,
+            weights_dir=getattr(args, "weights_dir", None),
+            hands=getattr(args, "hands", True),
+            mirrored=mirrored,
         )
     )
 

@@ -55,7 +55,11 @@ def setup_torch(device: str = "cpu", threads: int | None = None) -> None:
         torch.set_num_threads(threads)
 
 
-def add_run_options(parser: argparse.ArgumentParser, *, profile: bool) -> None:
+def add_run_options(
+    parser: argparse.ArgumentParser, *, profile: bool, tracking: bool = False
+) -> None:
+    """The options every app takes; ``tracking`` apps run the built-in landmark models, so they
+    take ``--hands`` instead of the SenseKit weights' options."""
     source = parser.add_argument_group("input")
     choice = source.add_mutually_exclusive_group()
     choice.add_argument("--path-in", metavar="FILE", help="read a video file instead of a camera")
@@ -96,9 +100,19 @@ def add_run_options(parser: argparse.ArgumentParser, *, profile: bool) -> None:
         "--no-history", action="store_true", help="do not keep this run in the workout history"
     )
     model = parser.add_argument_group("model")
-    model.add_argument("--weights-dir", metavar="DIR", help="folder holding the SenseKit weights")
-    model.add_argument("--model", choices=("efficientnet", "mobilenet"), help="backbone to use")
-    model.add_argument("--version", choices=("pro", "lite"), help="weights version to use")
+    if tracking:
+        model.add_argument(
+            "--hands",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="track the hands too, not only the body (default: on)",
+        )
+    else:
+        model.add_argument(
+            "--weights-dir", metavar="DIR", help="folder holding the SenseKit weights"
+        )
+        model.add_argument("--model", choices=("efficientnet", "mobilenet"), help="backbone to use")
+        model.add_argument("--version", choices=("pro", "lite"), help="weights version to use")
     model.add_argument(
         "--device",
         choices=("cpu", "cuda"),
