@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine_helpers import rtnet_command, rtnet_env, run_rtnet, wait_for_lines
+from engine_helpers import run_rtnet, start_gestures, wait_for_lines, write_long_video
 from rtnet.apps import GESTURES, App, StepResult, Summary
 from rtnet.engine import Engine
 from rtnet.errors import ConfigError
@@ -352,37 +352,17 @@ def test_a_corrupt_database_stops_the_run_before_it_starts(
 
 
 @pytest.mark.slow  # a whole app run
-def test_an_interrupted_run_is_kept_and_marked(
-    reference_dir: Path, standin_weights_dir: Path, tmp_path: Path
-) -> None:
-    import subprocess
-
-    db, jsonl = tmp_path / "h.db", tmp_path / "out.jsonl"
-    process = subprocess.Popen(
-        rtnet_command(
-            "gestures",
-            "--path-in",
-            str(reference_dir / "video.mkv"),
-            "--realtime",
-            "--weights-dir",
-            str(standin_weights_dir),
-            "--no-window",
-            "--jsonl",
-            str(jsonl),
-            "--history-db",
-            str(db),
-        ),
-        env=rtnet_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def test_an_interrupted_run_is_kept_and_marked(standin_weights_dir: Path, tmp_path: Path) -> None:
+    # A long file and a signal once a few steps are out: deterministic on a loaded machine.
+    jsonl = tmp_path / "out.jsonl"
+    video = write_long_video(tmp_path / "long.mkv")
+    process = start_gestures(video, standin_weights_dir, jsonl, None)
     wait_for_lines(jsonl, 2, process)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     records = jsonl.read_text().splitlines()
-    with HistoryStore(db) as store:
+    with HistoryStore(tmp_path / "history.sqlite3") as store:  # where start_gestures puts it
         session = store.session(1)
     assert session.interrupted and session.ended_at is not None
     assert len(session.timeline) == len(records)

@@ -115,12 +115,12 @@ class _Doubling:
 
 
 @dataclass(frozen=True)
-class _LandmarkModel:
-    """A located network of a family that runs in fp32 only (as the landmark models will)."""
+class _DemoModel:
+    """A located network of a family that runs in fp32 only (as the landmark models do)."""
 
-    reason: str = "model: pose (built in)"
-    label: str = "pose"
-    model_key: str = "pose"
+    reason: str = "model: demo (built in)"
+    label: str = "demo"
+    model_key: str = "demo"
     precisions: tuple[Precision, ...] = ("fp32",)
 
     def features(self, device: str, precision: Precision) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -130,32 +130,39 @@ class _LandmarkModel:
         return _Doubling()
 
 
-class _LandmarkFamily:
-    name = "landmarks"
+class _DemoFamily:
+    name = "demo"
 
     def serves(self, request: Request) -> bool:
-        return request.app == "pose"
+        return request.app == "demo"
 
-    def locate(self, request: Request) -> _LandmarkModel:
-        return _LandmarkModel()
+    def locate(self, request: Request) -> _DemoModel:
+        return _DemoModel()
 
 
 def test_a_new_family_is_one_entry_in_the_table(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    with pytest.raises(ConfigError, match="no network runs 'pose'"):
-        resolve(Request(app="pose"))
-    monkeypatch.setattr(resolve_module, "FAMILIES", (*resolve_module.FAMILIES, _LandmarkFamily()))
-    located = resolve(Request(app="pose"))
-    assert located.reason == "model: pose (built in)"
+    with pytest.raises(ConfigError, match="no network runs 'demo'"):
+        resolve(Request(app="demo"))
+    monkeypatch.setattr(resolve_module, "FAMILIES", (*resolve_module.FAMILIES, _DemoFamily()))
+    located = resolve(Request(app="demo"))
+    assert located.reason == "model: demo (built in)"
     loaded = load(located, precision="auto", cache=PrecisionCache(tmp_path / "p.json"))
     assert loaded.precision.precision == "fp32"
     assert loaded.network.channels == "rgb"
-    with pytest.raises(ConfigError, match="pose runs in fp32 only"):
+    with pytest.raises(ConfigError, match="demo runs in fp32 only"):
         load(located, precision="bf16")
 
 
 # -- the channel order: one class attribute per backbone ---------------------------------------
+
+
+def test_the_built_in_landmark_models_are_a_family() -> None:
+    located = resolve(Request(app="pose", hands=False))
+    assert located.reason.startswith("model: pose landmarks (built in, MediaPipe")
+    assert located.precisions == ("fp32",)
+    assert resolve(Request(app="pose")).label == "pose + hands"
 
 
 def test_each_backbone_declares_its_channel_order() -> None:

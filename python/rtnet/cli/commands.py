@@ -63,7 +63,7 @@ def run_app(args: argparse.Namespace, console: Console) -> int:
     from rtnet.sinks.terminal import TerminalSink
     from rtnet.sinks.videofile import VideoFileSink
     from rtnet.sinks.window import WindowSink
-    from rtnet.sources import open_source
+    from rtnet.sources import Source, open_source
 
     # `rtnet run --classifier DIR`: the app comes from the checkpoint (read first: early errors).
     classifier = classifier_run(args) if args.app is None else None
@@ -75,27 +75,38 @@ def run_app(args: argparse.Namespace, console: Console) -> int:
         gender = None if args.gender == "other" else args.gender
         profile = Profile(args.weight, args.height, args.age, gender).validated()
     _check_outputs(args.path_in, args.path_out, args.jsonl)
-    # Which network runs, before any window opens: without the weights nothing else matters.
-    located = _locate_network(args, classifier.checkpoint if classifier is not None else None)
-    check_precision(located, args.precision)
-    log.info("%s", located.reason)
-    sinks: list[Sink] = []
-    # The video first: its encoder is checked when the run starts, before the JSONL is created.
-    if args.path_out:
-        sinks.append(VideoFileSink(args.path_out))
-    if args.jsonl:
-        sinks.append(JsonlSink(args.jsonl))
-    if not args.no_window:
-        sinks.append(WindowSink(title))
-    if not args.quiet:
-        sinks.append(TerminalSink(title, console))
+    # Opened (and checked: corrupt, locked, newer) before anything else starts.
     history = history_sink(args, spec.name, None if profile is None else asdict(profile))
-    if history is not None:
-        sinks.append(history)
-    source = open_source(
-        path_in=args.path_in, camera_id=args.camera_id, mirror=args.mirror, realtime=args.realtime
-    )
+
+    def open_input() -> Source:
+        return open_source(
+            path_in=args.path_in,
+            camera_id=args.camera_id,
+            mirror=args.mirror,
+            realtime=args.realtime,
+        )
+
+    # In the order a user fixes things: the files named (a typo), then the network (without its
+    # weights nothing else matters), then the window and the camera.
+    source = open_input() if args.path_in else None
     try:
+        sinks: list[Sink] = []
+        # The video first: its encoder is checked when the run starts, before the JSONL exists.
+        if args.path_out:
+            sinks.append(VideoFileSink(args.path_out))
+        if args.jsonl:
+            sinks.append(JsonlSink(args.jsonl))
+        located = _locate_network(args, classifier.checkpoint if classifier else None)
+        check_precision(located, args.precision)
+        log.info("%s", located.reason)
+        if not args.no_window:
+            sinks.append(WindowSink(title))
+        if not args.quiet:
+            sinks.append(TerminalSink(title, console))
+        if history is not None:
+            sinks.append(history)
+        if source is None:
+            source = open_input()
         loaded = _load_network(located, args)
         log.info("%s", loaded.precision.reason)
         log.info("%s: %s on %s", spec.name, located.label, source.description)
@@ -108,7 +119,8 @@ def run_app(args: argparse.Namespace, console: Console) -> int:
         with stop_on_signals(restore=not getattr(args, "owns_process", False)) as stop:
             engine.run(stop.event)
     finally:
-        source.close()  # also when loading the network failed
+        if source is not None:
+            source.close()  # also when loading the network failed
     if history is not None and history.session_id is not None:
         log.info(
             "session %d saved in %s; its report: rtnet report %d --out report.html",
