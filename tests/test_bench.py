@@ -64,10 +64,14 @@ def test_bench_json_covers_every_section(
     runs = report["e2e"]
     assert [(r["app"], r["model"], r["precision"], r["history"]) for r in runs] == [
         ("fitness", "mobilenet", precision, False) for precision in precisions
-    ] + [("fitness", "mobilenet", precisions[-1], True)]  # the history's cost, side by side
+    ] + [
+        ("fitness", "mobilenet", precisions[-1], True),  # the history's cost, side by side
+        ("pose", "built-in", "fp32", False),  # the built-in trackers
+    ]
     for run in runs:
         assert run["error"] is None
-        assert run["steps"] == 2 and run["frames_per_s"] > 0
+        # 8 frames: 2 steps of 4 frames, or 8 one-frame steps of the trackers.
+        assert run["steps"] == (8 if run["app"] == "pose" else 2) and run["frames_per_s"] > 0
         # Each app imports torch: its peak is at least what importing torch alone holds.
         assert run["peak_rss_mb"] >= 0.9 * report["import_rss_mb"] > 50
     assert report["peak_rss_mb"] > 0

@@ -37,10 +37,13 @@ def gesture(label: str, p: float = 0.9) -> dict[str, np.ndarray]:
 
 
 def test_apps_by_name() -> None:
-    assert list(APPS) == ["fitness", "calories", "gestures", "reps"]
+    assert list(APPS) == ["fitness", "calories", "gestures", "reps", "pose"]
     assert FITNESS.heads == ("fitness", "met") and CALORIES.heads == ("met",)
     assert GESTURES.smoothing == 4 and FITNESS.smoothing == 8
-    assert [APPS[name].display_lines for name in APPS] == [2, 1, 1, 1]
+    assert [APPS[name].display_lines for name in APPS] == [2, 1, 1, 1, 1]
+    # The trackers step frame by frame; their JSONL counts frames, the others steps.
+    assert APPS["pose"].frames_per_step == 1 and APPS["pose"].index_name == "frame"
+    assert FITNESS.frames_per_step == 4 and FITNESS.index_name == "step"
 
 
 @pytest.mark.parametrize(

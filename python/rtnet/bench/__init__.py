@@ -96,7 +96,7 @@ def measure(args: argparse.Namespace, scratch: Path) -> BenchReport:
     """Everything ``args`` asks for, as one report."""
     from rtnet.bench.backbone import bench_agreement, bench_backbone, machine_variants
     from rtnet.bench.common import bench_weights, read_frames, synthetic_frames
-    from rtnet.bench.e2e import E2ESpec, bench_e2e, import_rss_mb, write_video
+    from rtnet.bench.e2e import BUILT_IN, E2ESpec, bench_e2e, import_rss_mb, write_video
     from rtnet.bench.preprocess import bench_preprocess
     from rtnet.bench.report import machine_info, peak_rss_mb
 
@@ -127,6 +127,7 @@ def measure(args: argparse.Namespace, scratch: Path) -> BenchReport:
         # The workout history's cost, side by side with the same run without it.
         last = runs[-1]
         runs.append(E2ESpec(last.app, last.model, last.precision, history=True))
+        runs.append(E2ESpec("pose", BUILT_IN, "fp32"))  # the trackers, on the same frames
         report.e2e = bench_e2e(weights, video, runs, args.threads, scratch)
         report.import_rss_mb = import_rss_mb()
     report.peak_rss_mb = peak_rss_mb()

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rtnet.apps import STEP_FRAMES
 from rtnet.bench.common import NETWORK_HEADS, BenchWeights, clips_of
+from rtnet.resample import STEP_FRAMES
 
 if TYPE_CHECKING:
     import torch

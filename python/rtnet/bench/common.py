@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from rtnet import FrameRing
-from rtnet.apps import STEP_FRAMES
+from rtnet.resample import STEP_FRAMES
 
 if TYPE_CHECKING:
     from rtnet.models import BackboneName, HeadKind

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rtnet.apps import STEP_FRAMES
 from rtnet.bench.common import VIDEO_SIZE, BenchWeights
 from rtnet.errors import RtnetError
+from rtnet.resample import STEP_FRAMES
 
 VIDEO_FPS = 16.0
+BUILT_IN = "built-in"  # E2ESpec.model of the apps on the built-in landmark models
 # How often the child's memory high-water mark is read while it runs.
 RSS_POLL_S = 0.02
 
@@ -79,8 +80,9 @@ def bench_e2e(
     results = []
     for index, run in enumerate(runs):
         command = [sys.executable, "-m", "rtnet", run.app, "--path-in", str(video), "--no-window"]
-        command += ["--quiet", "--jsonl", "-", "--weights-dir", str(weights.root)]
-        command += ["--model", run.model, "--precision", run.precision]
+        command += ["--quiet", "--jsonl", "-", "--precision", run.precision]
+        if run.model != BUILT_IN:  # the built-in landmark models need no weights to be named
+            command += ["--weights-dir", str(weights.root), "--model", run.model]
         command += ["--threads", str(threads)] if threads else []
         if run.history:
             folder = scratch or Path(tempfile.gettempdir())
@@ -128,7 +130,8 @@ def timed_run(run: E2ESpec, command: list[str]) -> E2ERun:
     if child.returncode != 0:
         error = message[-1] if message else f"exit status {child.returncode}"
     elif len(stamps) >= 2:
-        fps = STEP_FRAMES * (len(stamps) - 1) / (stamps[-1] - stamps[0])
+        frames = 1 if run.model == BUILT_IN else STEP_FRAMES  # pose: one JSONL line per frame
+        fps = frames * (len(stamps) - 1) / (stamps[-1] - stamps[0])
     return E2ERun(
         run.app,
         run.model,

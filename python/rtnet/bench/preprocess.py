@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtnet import FrameRing
-from rtnet.apps import STEP_FRAMES
 from rtnet.bench.common import median_ms
+from rtnet.resample import STEP_FRAMES
 
 SIZE = 256
 
