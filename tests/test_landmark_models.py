@@ -237,18 +237,18 @@ def test_weights_load_strictly(tmp_path: Path) -> None:
     missing = dict(state)
     missing.pop(sorted(missing)[0])
     save_file(missing, tmp_path / "missing.safetensors")
-    with pytest.raises(WeightsError, match="does not match"):
+    with pytest.raises(WeightsError, match="not PalmDetector weights .*missing"):
         load_weights(network, tmp_path / "missing.safetensors")
     wrong = dict(state)
     key = sorted(wrong)[0]
     wrong[key] = wrong[key][:1].clone()
     save_file(wrong, tmp_path / "wrong.safetensors")
-    with pytest.raises(WeightsError, match="does not match"):
+    with pytest.raises(WeightsError, match="not PalmDetector weights"):
         load_weights(network, tmp_path / "wrong.safetensors")
     infinite = dict(state)
     infinite[key] = torch.full_like(state[key], float("inf"))
     save_file(infinite, tmp_path / "infinite.safetensors")
-    with pytest.raises(WeightsError, match="non-finite"):
+    with pytest.raises(WeightsError, match="NaN or infinite"):
         load_weights(network, tmp_path / "infinite.safetensors")
     (tmp_path / "garbage.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(WeightsError, match="cannot read"):

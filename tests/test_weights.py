@@ -247,15 +247,16 @@ def test_missing_weights_message_lists_files_folders_and_where_to_get_them(
 
 
 def test_missing_weights_message_points_at_what_runs_without_them(isolated_dirs: Path) -> None:
-    """Without the SenseKit weights a user can still train a classifier on the built-in backbone
-    and run it: the error says how, on the same line."""
+    """Without the SenseKit weights a user can still run the built-in pose models, or train a
+    classifier on the built-in backbone and run it: the error says how, on the same line."""
     with pytest.raises(WeightsError) as caught:
         select_model("gestures")
     message = str(caught.value)
     assert "\n" not in message
     assert message.endswith(
-        "or, without them, train your own classifier on the built-in lite0 backbone "
-        "(`rtnet train DATASET`) and run it with `rtnet run --classifier DIR`"
+        "or, without them, track body and hands with the built-in models (`rtnet pose`), or "
+        "train your own classifier on the built-in lite0 backbone (`rtnet train DATASET`) and "
+        "run it with `rtnet run --classifier DIR`"
     )
 
 

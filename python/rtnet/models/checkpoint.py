@@ -59,6 +59,8 @@ def load_state_dict(
 
 
 def _read(path: Path, what: str, remedy: str) -> dict[str, Tensor]:
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path, what, remedy)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pickle-protocol chatter from the restricted unpickler
@@ -84,6 +86,21 @@ def _read(path: Path, what: str, remedy: str) -> dict[str, Tensor]:
     ):
         raise WeightsError(f"{path}: holds {type(state).__name__}, not a state dict of tensors")
     return dict(state)
+
+
+def _read_safetensors(path: Path, what: str, remedy: str) -> dict[str, Tensor]:
+    """The built-in landmark models ship as safetensors: plain tensors, nothing to unpickle."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path)
+    except PermissionError:
+        raise WeightsError(f"{path}: cannot read the {what}: permission denied") from None
+    except (OSError, SafetensorError) as err:
+        raise WeightsError(
+            f"{path}: cannot read the {what}, the file is truncated or corrupt ({err}) -- {remedy}"
+        ) from None
 
 
 def _check_signature(

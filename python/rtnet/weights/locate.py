@@ -25,8 +25,9 @@ from rtnet.weights.catalogue import (
 ENV_VAR = "RTNET_WEIGHTS"
 # Where a user without the SenseKit weights can go (the last part of a "weights missing" error).
 WITHOUT_SENSEKIT_HINT = (
-    "or, without them, train your own classifier on the built-in lite0 backbone "
-    "(`rtnet train DATASET`) and run it with `rtnet run --classifier DIR`"
+    "or, without them, track body and hands with the built-in models (`rtnet pose`), or train "
+    "your own classifier on the built-in lite0 backbone (`rtnet train DATASET`) and run it with "
+    "`rtnet run --classifier DIR`"
 )
 
 

@@ -12,8 +12,9 @@ from typing import Literal
 
 import torch
 
-from rtnet.errors import ConfigError, WeightsError
+from rtnet.errors import ConfigError
 from rtnet.models.backbones import Precision
+from rtnet.models.checkpoint import load_state_dict
 from rtnet.models.landmarks.hand_landmarks import HandLandmarks
 from rtnet.models.landmarks.network import LandmarkNetwork
 from rtnet.models.landmarks.palm_detector import PalmDetector
@@ -67,20 +68,14 @@ def weights_path(name: LandmarkModelName) -> Path:
 
 def load_weights(network: LandmarkNetwork, path: Path) -> None:
     """Load ``path`` into ``network``: every key, every shape, finite values, else WeightsError."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        state = load_file(path)
-    except (OSError, SafetensorError) as exc:
-        raise WeightsError(f"cannot read {path}: {exc}") from exc
-    for key, value in state.items():
-        if not torch.isfinite(value).all():
-            raise WeightsError(f"{path}: {key} has non-finite values")
-    try:
-        network.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise WeightsError(f"{path} does not match {type(network).__name__}: {exc}") from exc
+    expected = tuple((key, tuple(value.shape)) for key, value in network.state_dict().items())
+    state = load_state_dict(
+        path,
+        expected,
+        what=f"{type(network).__name__} weights",
+        remedy="reinstall rtnet (the built-in weights ship with it)",
+    )
+    network.load_state_dict(state, strict=True)
 
 
 def build_landmark_model(
