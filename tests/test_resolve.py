@@ -58,9 +58,11 @@ def test_a_located_sensekit_model_loads_in_the_precision_asked_for(
     assert loaded.reason == (
         "model: efficientnet pro (SenseKit, --weights-dir); precision: fp32 (--precision fp32)"
     )
-    assert loaded.network.channels == "bgr"
+    network = loaded.network
+    assert isinstance(network, BackboneNetwork)  # a clip network, not a per-frame one
+    assert network.channels == "bgr"
     clip = np.random.default_rng(0).random((4, 3, 256, 256), dtype=np.float32)
-    outputs = loaded.network(clip)
+    outputs = network(clip)
     assert set(outputs) == {"reps"}
     assert not cache.path.exists()  # an explicit precision measures nothing
 
@@ -150,7 +152,7 @@ def test_a_new_family_is_one_entry_in_the_table(
     assert located.reason == "model: demo (built in)"
     loaded = load(located, precision="auto", cache=PrecisionCache(tmp_path / "p.json"))
     assert loaded.precision.precision == "fp32"
-    assert loaded.network.channels == "rgb"
+    assert isinstance(loaded.network, _Doubling) and loaded.network.channels == "rgb"
     with pytest.raises(ConfigError, match="demo runs in fp32 only"):
         load(located, precision="bf16")
 

@@ -8,7 +8,14 @@ from rich.bar import Bar
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from rtnet.apps import StepResult, Summary
@@ -30,7 +37,7 @@ class TerminalSink(Sink):
         self.console = console
         self._live: Live | None = None
         self._progress: Progress | None = None
-        self._task: int | None = None
+        self._task: TaskID | None = None
         self._last: StepResult | None = None
         self._stats: RunStats | None = None
 
