@@ -237,7 +237,7 @@ def test_weights_load_strictly(tmp_path: Path) -> None:
     missing = dict(state)
     missing.pop(sorted(missing)[0])
     save_file(missing, tmp_path / "missing.safetensors")
-    with pytest.raises(WeightsError, match="not PalmDetector weights .*missing"):
+    with pytest.raises(WeightsError, match=r"not PalmDetector weights .*missing"):
         load_weights(network, tmp_path / "missing.safetensors")
     wrong = dict(state)
     key = sorted(wrong)[0]
