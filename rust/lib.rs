@@ -8,8 +8,10 @@ pub mod calories;
 pub mod crop;
 pub mod detection;
 pub mod error;
+pub mod motion;
 pub mod one_euro;
 pub mod preprocess;
+mod py_motion;
 mod py_tracking;
 pub mod reps;
 pub mod ring;
@@ -595,5 +597,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_preprocess, m)?)?;
     m.add_function(wrap_pyfunction!(py_letterbox, m)?)?;
     py_tracking::register(m)?;
+    py_motion::register(m)?;
     Ok(())
 }

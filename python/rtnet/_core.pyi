@@ -24,6 +24,7 @@ __all__ = [
     "CalorieUpdate",
     "FrameRing",
     "LandmarkSmoother",
+    "MotionModel",
     "RepCounter",
     "Smoother",
     "crop_matrix",
@@ -247,3 +248,45 @@ class LandmarkSmoother:
     def derivate_cutoff(self) -> float: ...
     @property
     def frequency(self) -> float: ...
+
+# Compiled exercise definitions (built by rtnet.exercises.definitions from the data files).
+# measure: (kind, points, axis); kind "angle" | "position" | "distance" | "inclination" |
+# "motion", each point a list of landmark indices whose mean it is, axis "x" | "y" | "z".
+_Measure = tuple[str, list[list[int]], str]
+# (left, right, combine, rate, smoothing, hysteresis, softness)
+_Signal = tuple[_Measure, _Measure, str, bool, float, float, float]
+# (signal index, ">" | "<", threshold)
+_Condition = tuple[int, str, float]
+# (posture, phases as (conditions, min_duration, max_duration), window, alternating)
+_Exercise = tuple[list[_Condition], list[tuple[list[_Condition], float, float]], float, bool]
+
+@final
+class MotionModel:
+    """Exercise signals and rep state machines over pose landmarks (33 BlazePose landmarks per
+    frame: x, y normalised to the frame, z, visibility, presence). At most 512 signals, 256
+    exercises, 16 phases and 32 conditions per phase, windows up to 60 s, 65536 frames a call."""
+
+    def __new__(
+        cls,
+        signals: Sequence[_Signal],
+        exercises: Sequence[_Exercise],
+        *,
+        aspect: float = 1.0,
+        min_visibility: float = 0.5,
+        depth_weight: float = 1.0,
+    ) -> Self: ...
+    def update(self, landmarks: _FloatArray, times: Sequence[float] | _FloatArray) -> None:
+        """Feed (T, 33, 5) or (33, 5) landmarks (NaN rows: no person) at T increasing times."""
+    @property
+    def values(self) -> npt.NDArray[np.float64]: ...
+    def evidence(self) -> dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]:
+        """Per exercise: posture, cycle, coverage (float64); reps, recent_reps, phase (int64)."""
+    @property
+    def landmark_visibility(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def scale(self) -> float | None: ...
+    @property
+    def num_signals(self) -> int: ...
+    @property
+    def num_exercises(self) -> int: ...
+    def reset(self) -> None: ...

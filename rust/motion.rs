@@ -1,0 +1,1287 @@
+//! Exercise signals and rep state machines over pose landmark sequences.
+//!
+//! A `MotionModel` turns each frame of 33 pose landmarks (MediaPipe BlazePose order: x, y
+//! normalised to the frame, z, visibility, presence) into named signals in a body frame
+//! (origin at the hip centre, y up, unit = torso length, so distance and body size drop out),
+//! then drives one `PhaseMachine` per exercise: a cycle of phases, each entered when its
+//! conditions hold for a minimum time, one rep per completed cycle. It also keeps, per
+//! exercise, how well the recent frames match its posture and how many phase changes the
+//! recent window saw: the evidence that recognition scores are built from.
+//!
+//! The definitions (which signals, which thresholds) are data, given by the caller.
+
+use std::collections::VecDeque;
+
+use crate::error::ArgumentError;
+
+pub const NUM_LANDMARKS: usize = 33;
+/// x, y, z, visibility, presence.
+pub const LANDMARK_FIELDS: usize = 5;
+const LEFT_SHOULDER: usize = 11;
+const RIGHT_SHOULDER: usize = 12;
+const LEFT_HIP: usize = 23;
+const RIGHT_HIP: usize = 24;
+/// Limits that keep a definition from asking for unbounded memory or time.
+pub const MAX_SIGNALS: usize = 512;
+pub const MAX_EXERCISES: usize = 256;
+pub const MAX_CONDITIONS: usize = 32;
+pub const MAX_PHASES: usize = 16;
+pub const MAX_POINTS: usize = 33;
+/// Window lengths above this many seconds are refused (the windows hold every frame).
+pub const MAX_WINDOW_S: f64 = 60.0;
+/// How fast the torso-length estimate follows the body (s): a person does not change size, but
+/// foreshortening while bending does, briefly.
+const SCALE_TAU_S: f64 = 1.0;
+/// Motion is measured over this lag (s): over one frame, landmark jitter would dominate it.
+const MOTION_LAG_S: f64 = 0.5;
+/// Shortest span of frames motion is measured over.
+const MIN_MOTION_LAG_S: f64 = 0.2;
+
+/// A point of the skeleton: the mean of one or more landmarks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point(pub Vec<usize>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    X,
+    Y,
+    Z,
+}
+
+/// What one side of a signal measures, in the body frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measure {
+    /// The angle at the middle point, in degrees (180 = straight).
+    Angle(Point, Point, Point),
+    /// A coordinate of `point` minus that of `origin` (the hip centre when None), torso lengths.
+    Position(Point, Option<Point>, Axis),
+    /// Distance between two points in torso lengths.
+    Distance(Point, Point),
+    /// Angle of the segment from the first point to the second with the image's up direction,
+    /// in degrees: 0 = pointing up, 90 = horizontal, 180 = pointing down.
+    Inclination(Point, Point),
+    /// Mean speed of the points in the body frame's x-y plane over the last half second, torso
+    /// lengths per second.
+    Motion(Vec<Point>),
+}
+
+/// How the left and right measures make one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    Left,
+    Right,
+    Mean,
+    Min,
+    Max,
+    /// left - right: the sign tells which side leads, for alternating exercises.
+    Diff,
+    AbsDiff,
+}
+
+impl Combine {
+    pub fn parse(name: &str) -> Result<Self, ArgumentError> {
+        Ok(match name {
+            "left" => Self::Left,
+            "right" => Self::Right,
+            "mean" => Self::Mean,
+            "min" => Self::Min,
+            "max" => Self::Max,
+            "diff" => Self::Diff,
+            "absdiff" => Self::AbsDiff,
+            other => {
+                return Err(ArgumentError::new(format!(
+                    "combine must be left, right, mean, min, max, diff or absdiff; got {other:?}"
+                )))
+            }
+        })
+    }
+
+    /// Mean, min and max use the side that is visible when only one is: a body seen from the
+    /// side hides the far limbs, and what can be counted is counted.
+    fn apply(self, left: f64, right: f64) -> f64 {
+        let one_side = |f: fn(f64, f64) -> f64| match (left.is_nan(), right.is_nan()) {
+            (true, true) => f64::NAN,
+            (true, false) => right,
+            (false, true) => left,
+            (false, false) => f(left, right),
+        };
+        match self {
+            Self::Left => left,
+            Self::Right => right,
+            Self::Mean => one_side(|a, b| 0.5 * (a + b)),
+            Self::Min => one_side(f64::min),
+            Self::Max => one_side(f64::max),
+            Self::Diff => left - right,
+            Self::AbsDiff => (left - right).abs(),
+        }
+    }
+}
+
+/// One named signal: a measure on each side, combined, optionally differentiated and smoothed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalSpec {
+    pub left: Measure,
+    pub right: Measure,
+    pub combine: Combine,
+    /// Report the time derivative (per second) instead of the value.
+    pub rate: bool,
+    /// Time constant of an exponential smoother (s); 0 = none.
+    pub smoothing: f64,
+    /// How far a value may fall back past a threshold before a phase it holds is left.
+    pub hysteresis: f64,
+    /// Width of the soft threshold used for recognition scores (signal units).
+    pub softness: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Condition {
+    pub signal: usize,
+    /// true: value > threshold; false: value < threshold.
+    pub above: bool,
+    pub threshold: f64,
+}
+
+impl Condition {
+    /// Whether the condition holds, with the threshold moved `slack` in the lenient direction.
+    /// None when the signal is unknown (landmarks not visible).
+    fn holds(&self, value: f64, slack: f64) -> Option<bool> {
+        if value.is_nan() {
+            return None;
+        }
+        Some(if self.above {
+            value > self.threshold - slack
+        } else {
+            value < self.threshold + slack
+        })
+    }
+
+    /// A soft degree in (0, 1): 0.5 at the threshold, `softness` wide; None when unknown.
+    fn degree(&self, value: f64, softness: f64) -> Option<f64> {
+        if value.is_nan() {
+            return None;
+        }
+        let margin = if self.above {
+            value - self.threshold
+        } else {
+            self.threshold - value
+        };
+        Some(1.0 / (1.0 + (-margin / softness.max(1e-9)).exp()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    pub conditions: Vec<Condition>,
+    /// Seconds the conditions must hold before the phase counts as entered (rejects jitter).
+    /// The first condition is the key one: it must be seen; the others are guards, skipped on
+    /// frames where their landmarks are hidden.
+    pub min_duration: f64,
+    /// Seconds after which a phase that is not left resets the cycle (a squat held as sitting).
+    pub max_duration: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExerciseSpec {
+    /// Conditions every frame of the exercise should meet (soft, for recognition).
+    pub posture: Vec<Condition>,
+    /// The cycle of phases that makes one rep; empty for held exercises.
+    pub phases: Vec<Phase>,
+    /// Seconds of recent frames the evidence covers.
+    pub window: f64,
+    /// The cycle alternates sides: it may start at any phase (see PhaseMachine).
+    pub alternating: bool,
+}
+
+/// Whether a phase's conditions hold: one known condition fails (Some(false)); all known ones
+/// hold and the first, the phase's key condition, is known (Some(true)); otherwise unknown
+/// (None). Guard conditions whose landmarks are hidden for a frame do not block the phase.
+fn all_hold(
+    conditions: &[Condition],
+    values: &[f64],
+    slack: impl Fn(usize) -> f64,
+) -> Option<bool> {
+    let mut key_known = true;
+    for (k, c) in conditions.iter().enumerate() {
+        match c.holds(values[c.signal], slack(c.signal)) {
+            Some(false) => return Some(false),
+            None if k == 0 => key_known = false,
+            _ => {}
+        }
+    }
+    key_known.then_some(true)
+}
+
+/// The general rep counter: a cycle of phases; one rep each time the cycle returns to its first
+/// phase after passing through all the others in order.
+///
+/// The next phase is entered once its conditions have held for its `min_duration` and the
+/// current phase has been left, i.e. its conditions failed by more than the signals'
+/// hysteresis. A phase held past its `max_duration` drops the cycle in progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseMachine {
+    phases: Vec<Phase>,
+    /// Alternating cycles (left, right) may start at any phase and count once every phase has
+    /// been entered; others start at the first phase and count on the return to it.
+    alternating: bool,
+    current: Option<usize>,
+    /// Phases entered since the cycle started.
+    visited: usize,
+    /// Whether the current phase's conditions have failed (with hysteresis) since it was entered.
+    left_current: bool,
+    /// Stream time the current phase was entered.
+    entered_at: f64,
+    /// The phase about to be entered and since when its conditions hold.
+    candidate: Option<(usize, f64)>,
+    reps: u64,
+    /// Stream time of each phase entry.
+    transitions: VecDeque<f64>,
+    rep_times: VecDeque<f64>,
+}
+
+impl PhaseMachine {
+    pub fn new(phases: Vec<Phase>, alternating: bool) -> Self {
+        Self {
+            phases,
+            alternating,
+            current: None,
+            visited: 0,
+            left_current: true,
+            entered_at: 0.0,
+            candidate: None,
+            reps: 0,
+            transitions: VecDeque::new(),
+            rep_times: VecDeque::new(),
+        }
+    }
+
+    pub fn reps(&self) -> u64 {
+        self.reps
+    }
+
+    pub fn current(&self) -> Option<usize> {
+        self.current
+    }
+
+    pub fn reset(&mut self) {
+        *self = Self::new(std::mem::take(&mut self.phases), self.alternating);
+    }
+
+    /// Advances on one frame of signal values at stream time `t`.
+    pub fn update(&mut self, values: &[f64], hysteresis: &[f64], t: f64) {
+        if self.phases.is_empty() {
+            return;
+        }
+        if let Some(i) = self.current {
+            let phase = &self.phases[i];
+            if !self.left_current
+                && all_hold(&phase.conditions, values, |s| hysteresis[s]) == Some(false)
+            {
+                self.left_current = true;
+            }
+            if t - self.entered_at > phase.max_duration {
+                self.current = None;
+                self.candidate = None;
+                self.left_current = true;
+            }
+        }
+        if !self.left_current {
+            self.candidate = None;
+            return;
+        }
+        let n = self.phases.len();
+        let candidates = match self.current {
+            Some(i) => (i + 1) % n..(i + 1) % n + 1,
+            None if self.alternating => 0..n,
+            None => 0..1,
+        };
+        let mut unknown = false;
+        let mut holding = None;
+        for j in candidates {
+            match all_hold(&self.phases[j].conditions, values, |_| 0.0) {
+                Some(true) => {
+                    holding = Some(j);
+                    break;
+                }
+                Some(false) => {}
+                None => unknown = true,
+            }
+        }
+        let Some(next) = holding else {
+            // Unknown (landmarks dropped for a frame): neither confirms nor breaks the candidate.
+            if !unknown {
+                self.candidate = None;
+            }
+            return;
+        };
+        let since = match self.candidate {
+            Some((j, since)) if j == next => since,
+            _ => t,
+        };
+        self.candidate = Some((next, since));
+        if t - since + 1e-9 < self.phases[next].min_duration {
+            return;
+        }
+        self.visited = if self.current.is_some() {
+            self.visited + 1
+        } else {
+            1
+        };
+        let done = if self.alternating {
+            self.visited == n
+        } else {
+            next == 0 && self.visited > 1
+        };
+        if done {
+            self.reps += 1;
+            self.rep_times.push_back(t);
+            self.visited = usize::from(!self.alternating);
+        }
+        self.current = Some(next);
+        self.left_current = false;
+        self.entered_at = t;
+        self.candidate = None;
+        self.transitions.push_back(t);
+    }
+
+    fn forget_before(&mut self, t: f64) {
+        while self.transitions.front().is_some_and(|&s| s < t) {
+            self.transitions.pop_front();
+        }
+        while self.rep_times.front().is_some_and(|&s| s < t) {
+            self.rep_times.pop_front();
+        }
+    }
+}
+
+/// Per-frame landmarks in the body frame.
+#[derive(Clone, Copy)]
+struct BodyFrame {
+    /// (x, y, z) per landmark, NaN where not visible.
+    points: [[f64; 3]; NUM_LANDMARKS],
+}
+
+impl BodyFrame {
+    fn point(&self, p: &Point) -> Option<[f64; 3]> {
+        let mut sum = [0.0; 3];
+        for &i in &p.0 {
+            let q = self.points[i];
+            if q[0].is_nan() {
+                return None;
+            }
+            for k in 0..3 {
+                sum[k] += q[k];
+            }
+        }
+        let n = p.0.len() as f64;
+        Some([sum[0] / n, sum[1] / n, sum[2] / n])
+    }
+}
+
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn norm(a: [f64; 3]) -> f64 {
+    (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt()
+}
+
+fn angle_between(a: [f64; 3], b: [f64; 3]) -> f64 {
+    let (na, nb) = (norm(a), norm(b));
+    if na < 1e-9 || nb < 1e-9 {
+        return f64::NAN;
+    }
+    let cos = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) / (na * nb);
+    cos.clamp(-1.0, 1.0).acos().to_degrees()
+}
+
+/// Evaluates a measure on the current frame; `recent` holds the recent frames (for Motion).
+fn measure(m: &Measure, frame: &BodyFrame, recent: &VecDeque<(BodyFrame, f64)>, t: f64) -> f64 {
+    let nan = f64::NAN;
+    match m {
+        Measure::Angle(a, b, c) => match (frame.point(a), frame.point(b), frame.point(c)) {
+            (Some(a), Some(b), Some(c)) => angle_between(sub(a, b), sub(c, b)),
+            _ => nan,
+        },
+        Measure::Position(p, origin, axis) => {
+            let Some(p) = frame.point(p) else { return nan };
+            let o = match origin {
+                Some(o) => match frame.point(o) {
+                    Some(o) => o,
+                    None => return nan,
+                },
+                None => [0.0; 3],
+            };
+            let k = match axis {
+                Axis::X => 0,
+                Axis::Y => 1,
+                Axis::Z => 2,
+            };
+            p[k] - o[k]
+        }
+        Measure::Distance(p, q) => match (frame.point(p), frame.point(q)) {
+            (Some(p), Some(q)) => norm(sub(q, p)),
+            _ => nan,
+        },
+        Measure::Inclination(p, q) => match (frame.point(p), frame.point(q)) {
+            (Some(p), Some(q)) => angle_between(sub(q, p), [0.0, 1.0, 0.0]),
+            _ => nan,
+        },
+        Measure::Motion(points) => motion(points, recent, t),
+    }
+}
+
+/// Mean speed of `points` in the body frame's x-y plane: the mean position over the newer half
+/// of the recent frames against that over the older half. Averaging the halves keeps landmark
+/// jitter from passing for motion; z (the noisiest coordinate) is left out.
+fn motion(points: &[Point], recent: &VecDeque<(BodyFrame, f64)>, t: f64) -> f64 {
+    let split = t - MOTION_LAG_S / 2.0;
+    let (mut sum, mut n) = (0.0, 0usize);
+    for p in points {
+        // Per half: sum of x, y and time, and the frame count.
+        let mut acc = [[0.0f64; 3]; 2];
+        let mut count = [0usize; 2];
+        for (frame, s) in recent {
+            if let Some(q) = frame.point(p) {
+                let half = usize::from(*s >= split);
+                acc[half][0] += q[0];
+                acc[half][1] += q[1];
+                acc[half][2] += s;
+                count[half] += 1;
+            }
+        }
+        if count.contains(&0) {
+            continue;
+        }
+        let mean = |half: usize, k: usize| acc[half][k] / count[half] as f64;
+        let dt = mean(1, 2) - mean(0, 2);
+        if dt < MIN_MOTION_LAG_S / 2.0 {
+            continue;
+        }
+        let (dx, dy) = (mean(1, 0) - mean(0, 0), mean(1, 1) - mean(0, 1));
+        sum += (dx * dx + dy * dy).sqrt() / dt;
+        n += 1;
+    }
+    if n == 0 {
+        f64::NAN
+    } else {
+        sum / n as f64
+    }
+}
+
+/// Where a signal's smoother and differentiator stand.
+#[derive(Debug, Clone, Copy)]
+struct SignalState {
+    value: f64,
+    /// Last smoothed input and its time, for the rate.
+    last: Option<(f64, f64)>,
+}
+
+/// Evidence for one exercise over its recent window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evidence {
+    /// Mean posture degree over frames where it was known; NaN when never known.
+    pub posture: f64,
+    /// Phase changes in the window (entries after the first) divided by the number of phases,
+    /// capped at 1 (1 for held exercises).
+    pub cycle: f64,
+    /// Fraction of the window's frames on which all signals of the exercise's phases (of its
+    /// posture, when held) were known: whether it can be counted.
+    pub coverage: f64,
+    pub reps: u64,
+    /// Reps completed within the window.
+    pub recent_reps: usize,
+    /// Phase index the exercise is in, or -1.
+    pub phase: i64,
+}
+
+struct ExerciseState {
+    spec: ExerciseSpec,
+    machine: PhaseMachine,
+    /// (time, posture degree or NaN, all conditions known).
+    history: VecDeque<(f64, f64, bool)>,
+    signals: Vec<usize>,
+}
+
+/// Options of the body frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameOptions {
+    /// Frame width / height: x is normalised to the width, y to the height.
+    pub aspect: f64,
+    /// Landmarks below this visibility count as not seen.
+    pub min_visibility: f64,
+    /// Weight of the landmarks' z (MediaPipe's depth, in x's units) in the body frame; 0 = 2-D.
+    pub depth_weight: f64,
+}
+
+/// Signals and rep machines for a set of exercises, fed frame by frame.
+pub struct MotionModel {
+    signals: Vec<SignalSpec>,
+    options: FrameOptions,
+    exercises: Vec<ExerciseState>,
+    states: Vec<SignalState>,
+    values: Vec<f64>,
+    hysteresis: Vec<f64>,
+    scale: Option<f64>,
+    /// Hip centre minus shoulder centre when last both were seen (frame-height units).
+    hip_offset: Option<[f64; 3]>,
+    /// Recent body frames (up to MOTION_LAG_S old), for Motion.
+    recent: VecDeque<(BodyFrame, f64)>,
+    last_time: Option<f64>,
+    /// (time, visible) per frame for the window's landmark visibility.
+    visibility: VecDeque<(f64, [bool; NUM_LANDMARKS])>,
+    max_window: f64,
+}
+
+fn check_point(p: &Point) -> Result<(), ArgumentError> {
+    if p.0.is_empty() || p.0.len() > MAX_POINTS || p.0.iter().any(|&i| i >= NUM_LANDMARKS) {
+        return Err(ArgumentError::new(format!(
+            "a point must be 1 to {MAX_POINTS} landmark indices below {NUM_LANDMARKS}, got {:?}",
+            p.0
+        )));
+    }
+    Ok(())
+}
+
+fn check_measure(m: &Measure) -> Result<(), ArgumentError> {
+    match m {
+        Measure::Angle(a, b, c) => [a, b, c].into_iter().try_for_each(check_point),
+        Measure::Position(p, o, _) => {
+            check_point(p)?;
+            o.iter().try_for_each(check_point)
+        }
+        Measure::Distance(p, q) | Measure::Inclination(p, q) => {
+            check_point(p)?;
+            check_point(q)
+        }
+        Measure::Motion(points) => {
+            if points.is_empty() || points.len() > MAX_POINTS {
+                return Err(ArgumentError::new(format!(
+                    "motion needs 1 to {MAX_POINTS} points, got {}",
+                    points.len()
+                )));
+            }
+            points.iter().try_for_each(check_point)
+        }
+    }
+}
+
+fn check_finite(name: &str, value: f64, min: f64, max: f64) -> Result<(), ArgumentError> {
+    if !(value.is_finite() || value == f64::INFINITY && max.is_infinite())
+        || value < min
+        || value > max
+    {
+        return Err(ArgumentError::new(format!(
+            "{name} must be in [{min}, {max}], got {value}"
+        )));
+    }
+    Ok(())
+}
+
+fn conditions_signals(conditions: &[Condition], out: &mut Vec<usize>) {
+    for c in conditions {
+        if !out.contains(&c.signal) {
+            out.push(c.signal);
+        }
+    }
+}
+
+impl MotionModel {
+    pub fn new(
+        signals: Vec<SignalSpec>,
+        exercises: Vec<ExerciseSpec>,
+        options: FrameOptions,
+    ) -> Result<Self, ArgumentError> {
+        if signals.len() > MAX_SIGNALS || exercises.len() > MAX_EXERCISES {
+            return Err(ArgumentError::new(format!(
+                "at most {MAX_SIGNALS} signals and {MAX_EXERCISES} exercises, got {} and {}",
+                signals.len(),
+                exercises.len()
+            )));
+        }
+        check_finite("aspect", options.aspect, 1e-3, 1e3)?;
+        check_finite("min_visibility", options.min_visibility, 0.0, 1.0)?;
+        check_finite("depth_weight", options.depth_weight, 0.0, 10.0)?;
+        for s in &signals {
+            check_measure(&s.left)?;
+            check_measure(&s.right)?;
+            check_finite("smoothing", s.smoothing, 0.0, MAX_WINDOW_S)?;
+            check_finite("hysteresis", s.hysteresis, 0.0, f64::MAX)?;
+            check_finite("softness", s.softness, 1e-6, f64::MAX)?;
+        }
+        let mut states = Vec::with_capacity(exercises.len());
+        let mut max_window: f64 = 0.0;
+        for e in exercises {
+            check_finite("window", e.window, 1e-3, MAX_WINDOW_S)?;
+            max_window = max_window.max(e.window);
+            if e.phases.len() > MAX_PHASES || e.phases.len() == 1 {
+                return Err(ArgumentError::new(format!(
+                    "an exercise has no phases (held) or 2 to {MAX_PHASES}, got {}",
+                    e.phases.len()
+                )));
+            }
+            let mut used = Vec::new();
+            let all = std::iter::once(&e.posture).chain(e.phases.iter().map(|p| &p.conditions));
+            for conditions in all {
+                if conditions.len() > MAX_CONDITIONS {
+                    return Err(ArgumentError::new(format!(
+                        "at most {MAX_CONDITIONS} conditions per phase, got {}",
+                        conditions.len()
+                    )));
+                }
+                for c in conditions {
+                    if c.signal >= signals.len() {
+                        return Err(ArgumentError::new(format!(
+                            "condition names signal {} of {}",
+                            c.signal,
+                            signals.len()
+                        )));
+                    }
+                    check_finite("threshold", c.threshold, f64::MIN, f64::MAX)?;
+                }
+            }
+            // Coverage is about counting: the phases' signals (the posture's for held ones).
+            if e.phases.is_empty() {
+                conditions_signals(&e.posture, &mut used);
+            }
+            for p in &e.phases {
+                conditions_signals(&p.conditions, &mut used);
+            }
+            for p in &e.phases {
+                check_finite("min_duration", p.min_duration, 0.0, MAX_WINDOW_S)?;
+                check_finite("max_duration", p.max_duration, 0.0, f64::INFINITY)?;
+            }
+            states.push(ExerciseState {
+                machine: PhaseMachine::new(e.phases.clone(), e.alternating),
+                spec: e,
+                history: VecDeque::new(),
+                signals: used,
+            });
+        }
+        let n = signals.len();
+        Ok(Self {
+            hysteresis: signals.iter().map(|s| s.hysteresis).collect(),
+            signals,
+            options,
+            exercises: states,
+            states: vec![
+                SignalState {
+                    value: f64::NAN,
+                    last: None
+                };
+                n
+            ],
+            values: vec![f64::NAN; n],
+            scale: None,
+            hip_offset: None,
+            recent: VecDeque::new(),
+            last_time: None,
+            visibility: VecDeque::new(),
+            max_window,
+        })
+    }
+
+    pub fn num_signals(&self) -> usize {
+        self.signals.len()
+    }
+
+    pub fn num_exercises(&self) -> usize {
+        self.exercises.len()
+    }
+
+    /// The signal values of the last frame (NaN where unknown).
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// The torso length in frame-height units, once seen.
+    pub fn scale(&self) -> Option<f64> {
+        self.scale
+    }
+
+    pub fn reset(&mut self) {
+        for e in &mut self.exercises {
+            e.machine.reset();
+            e.history.clear();
+        }
+        for s in &mut self.states {
+            *s = SignalState {
+                value: f64::NAN,
+                last: None,
+            };
+        }
+        self.values.fill(f64::NAN);
+        self.scale = None;
+        self.hip_offset = None;
+        self.recent.clear();
+        self.last_time = None;
+        self.visibility.clear();
+    }
+
+    /// The landmarks of one frame in the body frame, updating the torso scale; None when the
+    /// torso is not seen and no scale is known yet.
+    fn body_frame(&mut self, landmarks: &[f64], dt: f64) -> (Option<BodyFrame>, [bool; 33]) {
+        let o = self.options;
+        let mut raw = [[f64::NAN; 3]; NUM_LANDMARKS];
+        let mut seen = [false; NUM_LANDMARKS];
+        for i in 0..NUM_LANDMARKS {
+            let l = &landmarks[i * LANDMARK_FIELDS..(i + 1) * LANDMARK_FIELDS];
+            let finite = l[..3].iter().all(|v| v.is_finite());
+            if finite && l[3] >= o.min_visibility && l[4] >= o.min_visibility {
+                seen[i] = true;
+                // Square units of the frame height; y up.
+                raw[i] = [l[0] * o.aspect, -l[1], l[2] * o.aspect * o.depth_weight];
+            }
+        }
+        let mid = |a: usize, b: usize| -> Option<[f64; 3]> {
+            (seen[a] && seen[b]).then(|| {
+                [
+                    0.5 * (raw[a][0] + raw[b][0]),
+                    0.5 * (raw[a][1] + raw[b][1]),
+                    0.5 * (raw[a][2] + raw[b][2]),
+                ]
+            })
+        };
+        let hips = mid(LEFT_HIP, RIGHT_HIP);
+        let shoulders = mid(LEFT_SHOULDER, RIGHT_SHOULDER);
+        if let (Some(h), Some(s)) = (hips, shoulders) {
+            self.hip_offset = Some(sub(h, s));
+            let torso = norm(sub(s, h));
+            if torso > 1e-6 {
+                let alpha = 1.0 - (-dt / SCALE_TAU_S).exp();
+                self.scale = Some(match self.scale {
+                    Some(scale) if dt > 0.0 => scale + alpha * (torso - scale),
+                    _ => torso,
+                });
+            }
+        }
+        let Some(scale) = self.scale else {
+            return (None, seen);
+        };
+        // Without hips (a hip dropped for a frame, or the waist out of the frame) the origin is
+        // placed where the hips last were relative to the shoulders, or one torso below them as
+        // for an upright body: the frame does not jump and upper-body signals keep working.
+        let origin = match (hips, shoulders) {
+            (Some(h), _) => h,
+            (None, Some(s)) => match self.hip_offset {
+                Some(o) => [s[0] + o[0], s[1] + o[1], s[2] + o[2]],
+                None => [s[0], s[1] - scale, s[2]],
+            },
+            (None, None) => return (None, seen),
+        };
+        let mut frame = BodyFrame {
+            points: [[f64::NAN; 3]; NUM_LANDMARKS],
+        };
+        for i in 0..NUM_LANDMARKS {
+            if seen[i] {
+                let d = sub(raw[i], origin);
+                frame.points[i] = [d[0] / scale, d[1] / scale, d[2] / scale];
+            }
+        }
+        (Some(frame), seen)
+    }
+
+    /// Feeds frames: `landmarks` holds T * 33 * 5 values (NaN rows for frames without a
+    /// person), `times` T increasing stream times in seconds.
+    pub fn update(&mut self, landmarks: &[f64], times: &[f64]) -> Result<(), ArgumentError> {
+        let frame_len = NUM_LANDMARKS * LANDMARK_FIELDS;
+        if landmarks.len() != times.len() * frame_len {
+            return Err(ArgumentError::new(format!(
+                "landmarks must hold {} values for {} frames, got {}",
+                times.len() * frame_len,
+                times.len(),
+                landmarks.len()
+            )));
+        }
+        let mut last = self.last_time;
+        for &t in times {
+            if !t.is_finite() || last.is_some_and(|l| t <= l) {
+                return Err(ArgumentError::new(format!(
+                    "timestamps must be finite and increasing, got {t} after {last:?}"
+                )));
+            }
+            last = Some(t);
+        }
+        for (k, &t) in times.iter().enumerate() {
+            self.update_frame(&landmarks[k * frame_len..(k + 1) * frame_len], t);
+        }
+        Ok(())
+    }
+
+    fn update_frame(&mut self, landmarks: &[f64], t: f64) {
+        let dt = self.last_time.map_or(0.0, |l| t - l);
+        self.last_time = Some(t);
+        let (frame, seen) = self.body_frame(landmarks, dt);
+        self.visibility.push_back((t, seen));
+        while self
+            .visibility
+            .front()
+            .is_some_and(|&(s, _)| s < t - self.max_window)
+        {
+            self.visibility.pop_front();
+        }
+        while self
+            .recent
+            .front()
+            .is_some_and(|&(_, s)| t - s > MOTION_LAG_S + 1e-9)
+        {
+            self.recent.pop_front();
+        }
+        if let Some(f) = &frame {
+            self.recent.push_back((*f, t));
+        }
+        for (i, spec) in self.signals.iter().enumerate() {
+            let raw = match &frame {
+                Some(f) => spec.combine.apply(
+                    measure(&spec.left, f, &self.recent, t),
+                    measure(&spec.right, f, &self.recent, t),
+                ),
+                None => f64::NAN,
+            };
+            let state = &mut self.states[i];
+            let mut value = raw;
+            if spec.smoothing > 0.0 && !raw.is_nan() {
+                let alpha = 1.0 - (-dt / spec.smoothing).exp();
+                value = match state.last {
+                    Some((v, lt)) if t - lt < 0.5 => v + alpha * (raw - v),
+                    _ => raw,
+                };
+            }
+            if raw.is_nan() {
+                state.last = None;
+                state.value = f64::NAN;
+            } else if spec.rate {
+                let rate = match state.last {
+                    Some((v, lt)) if t - lt < 0.5 => (value - v) / (t - lt),
+                    _ => f64::NAN,
+                };
+                state.last = Some((value, t));
+                state.value = rate;
+            } else {
+                state.last = Some((value, t));
+                state.value = value;
+            }
+            self.values[i] = state.value;
+        }
+        for e in &mut self.exercises {
+            e.machine.update(&self.values, &self.hysteresis, t);
+            let mut degree = f64::INFINITY;
+            let known = e.signals.iter().all(|&s| !self.values[s].is_nan());
+            for c in &e.spec.posture {
+                if let Some(d) = c.degree(self.values[c.signal], self.signals[c.signal].softness) {
+                    degree = degree.min(d);
+                }
+            }
+            let degree = if degree.is_infinite() {
+                if e.spec.posture.is_empty() && frame_known(&self.values, &e.signals) {
+                    1.0
+                } else {
+                    f64::NAN
+                }
+            } else {
+                degree
+            };
+            e.history.push_back((t, degree, known));
+            let start = t - e.spec.window;
+            while e.history.front().is_some_and(|&(s, _, _)| s < start) {
+                e.history.pop_front();
+            }
+            e.machine.forget_before(start);
+        }
+    }
+
+    /// The evidence for each exercise over its window, in definition order.
+    pub fn evidence(&self) -> Vec<Evidence> {
+        self.exercises
+            .iter()
+            .map(|e| {
+                let (mut sum, mut n, mut known) = (0.0, 0usize, 0usize);
+                for &(_, d, k) in &e.history {
+                    if !d.is_nan() {
+                        sum += d;
+                        n += 1;
+                    }
+                    known += usize::from(k);
+                }
+                let frames = e.history.len().max(1);
+                let phases = e.spec.phases.len();
+                let cycle = if phases == 0 {
+                    1.0
+                } else {
+                    // The first entry only says where the cycle started.
+                    let changes = e.machine.transitions.len().saturating_sub(1);
+                    (changes as f64 / phases as f64).min(1.0)
+                };
+                Evidence {
+                    posture: if n == 0 { f64::NAN } else { sum / n as f64 },
+                    cycle,
+                    coverage: known as f64 / frames as f64,
+                    reps: e.machine.reps(),
+                    recent_reps: e.machine.rep_times.len(),
+                    phase: e.machine.current().map_or(-1, |p| p as i64),
+                }
+            })
+            .collect()
+    }
+
+    /// Per landmark, the fraction of frames in the longest window on which it was seen.
+    pub fn landmark_visibility(&self) -> [f64; NUM_LANDMARKS] {
+        let mut out = [0.0; NUM_LANDMARKS];
+        if self.visibility.is_empty() {
+            return out;
+        }
+        for (_, seen) in &self.visibility {
+            for (o, &s) in out.iter_mut().zip(seen) {
+                *o += f64::from(u8::from(s));
+            }
+        }
+        let n = self.visibility.len() as f64;
+        out.map(|v| v / n)
+    }
+}
+
+fn frame_known(values: &[f64], signals: &[usize]) -> bool {
+    !signals.is_empty() && signals.iter().all(|&s| !values[s].is_nan())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cond(signal: usize, above: bool, threshold: f64) -> Condition {
+        Condition {
+            signal,
+            above,
+            threshold,
+        }
+    }
+
+    fn two_phase(min_duration: f64, max_duration: f64) -> PhaseMachine {
+        PhaseMachine::new(
+            vec![
+                Phase {
+                    conditions: vec![cond(0, true, 150.0)],
+                    min_duration: 0.0,
+                    max_duration: f64::INFINITY,
+                },
+                Phase {
+                    conditions: vec![cond(0, false, 100.0)],
+                    min_duration,
+                    max_duration,
+                },
+            ],
+            false,
+        )
+    }
+
+    fn run(machine: &mut PhaseMachine, values: &[f64], hysteresis: f64) {
+        for (k, &v) in values.iter().enumerate() {
+            machine.update(&[v], &[hysteresis], k as f64 * 0.1);
+        }
+    }
+
+    #[test]
+    fn counts_cycles_back_to_the_first_phase() {
+        let mut m = two_phase(0.0, f64::INFINITY);
+        run(
+            &mut m,
+            &[170.0, 90.0, 170.0, 120.0, 90.0, 120.0, 175.0, 90.0],
+            0.0,
+        );
+        assert_eq!(m.reps(), 2);
+        assert_eq!(m.current(), Some(1));
+    }
+
+    #[test]
+    fn starting_mid_cycle_does_not_count() {
+        let mut m = two_phase(0.0, f64::INFINITY);
+        run(&mut m, &[90.0, 170.0, 90.0], 0.0);
+        assert_eq!(m.reps(), 0);
+    }
+
+    #[test]
+    fn min_duration_rejects_jitter() {
+        let mut m = two_phase(0.25, f64::INFINITY);
+        // One frame below 100 is noise, not a squat.
+        run(&mut m, &[170.0, 90.0, 170.0, 170.0, 90.0, 170.0], 0.0);
+        assert_eq!(m.reps(), 0);
+        run(&mut m, &[170.0, 90.0, 90.0, 90.0, 90.0, 170.0], 0.0);
+        assert_eq!(m.reps(), 1);
+    }
+
+    #[test]
+    fn hysteresis_needs_the_phase_left_first() {
+        // Overlapping phases ("up" > 150, "down" < 160) with 20 of hysteresis: a value sitting
+        // at 155 must not flip between them.
+        let mut m = PhaseMachine::new(
+            vec![
+                Phase {
+                    conditions: vec![cond(0, true, 150.0)],
+                    min_duration: 0.0,
+                    max_duration: f64::INFINITY,
+                },
+                Phase {
+                    conditions: vec![cond(0, false, 160.0)],
+                    min_duration: 0.0,
+                    max_duration: f64::INFINITY,
+                },
+            ],
+            false,
+        );
+        run(&mut m, &[155.0; 10], 20.0);
+        assert_eq!((m.reps(), m.current()), (0, Some(0)));
+        run(&mut m, &[125.0, 185.0, 125.0, 185.0], 20.0);
+        assert_eq!(m.reps(), 2);
+    }
+
+    #[test]
+    fn alternating_cycles_start_on_either_side() {
+        // Left (> 0.5) and right (< -0.5) alternately: a rep once both sides were entered, so
+        // a mirrored video (right first) counts the same.
+        let phases = vec![
+            Phase {
+                conditions: vec![cond(0, true, 0.5)],
+                min_duration: 0.0,
+                max_duration: f64::INFINITY,
+            },
+            Phase {
+                conditions: vec![cond(0, false, -0.5)],
+                min_duration: 0.0,
+                max_duration: f64::INFINITY,
+            },
+        ];
+        for sign in [1.0, -1.0] {
+            let mut m = PhaseMachine::new(phases.clone(), true);
+            let values: Vec<f64> = [0.0, 1.0, 0.0, -1.0, 0.0, 1.0, 0.0, -1.0, 0.0]
+                .iter()
+                .map(|v| v * sign)
+                .collect();
+            run(&mut m, &values, 0.0);
+            assert_eq!(m.reps(), 2, "sign {sign}");
+        }
+        let mut closed = PhaseMachine::new(phases, false);
+        run(&mut closed, &[-1.0, 1.0, -1.0, 1.0, -1.0], 0.0);
+        assert_eq!(closed.reps(), 1);
+    }
+
+    #[test]
+    fn hidden_guards_do_not_block_but_a_hidden_key_does() {
+        let guarded = |key: f64, guard: f64| {
+            let mut m = PhaseMachine::new(
+                vec![
+                    Phase {
+                        conditions: vec![cond(0, true, 150.0), cond(1, false, 30.0)],
+                        min_duration: 0.0,
+                        max_duration: f64::INFINITY,
+                    },
+                    Phase {
+                        conditions: vec![cond(0, false, 100.0), cond(1, false, 30.0)],
+                        min_duration: 0.0,
+                        max_duration: f64::INFINITY,
+                    },
+                ],
+                false,
+            );
+            for (k, v) in [170.0, key, 170.0].into_iter().enumerate() {
+                m.update(&[v, guard], &[0.0, 0.0], k as f64 * 0.1);
+            }
+            m.reps()
+        };
+        assert_eq!(guarded(90.0, f64::NAN), 1);
+        assert_eq!(guarded(90.0, 10.0), 1);
+        assert_eq!(guarded(90.0, 50.0), 0);
+        assert_eq!(guarded(f64::NAN, 10.0), 0);
+    }
+
+    #[test]
+    fn motion_is_not_fooled_by_jitter() {
+        let options = FrameOptions {
+            aspect: 1.0,
+            min_visibility: 0.5,
+            depth_weight: 1.0,
+        };
+        let signal = SignalSpec {
+            left: Measure::Motion(vec![Point(vec![25]), Point(vec![27])]),
+            right: Measure::Motion(vec![Point(vec![26]), Point(vec![28])]),
+            ..knee_angle_signal()
+        };
+        let mut still = MotionModel::new(vec![signal.clone()], vec![], options).unwrap();
+        let mut moving = MotionModel::new(vec![signal], vec![], options).unwrap();
+        for k in 0..16 {
+            // Alternating +-0.005 jitter on the knees: 0.025 torso lengths per frame.
+            let jitter = if k % 2 == 0 { 0.005 } else { -0.005 };
+            let mut frame = standing_frame(0.0);
+            frame[25 * 5] += jitter;
+            frame[26 * 5] += jitter;
+            still.update(&frame, &[k as f64 / 16.0]).unwrap();
+            let mut frame = standing_frame(0.0);
+            frame[25 * 5] += 0.05 * k as f64 / 16.0 * 4.0; // knees sweep 0.2 / s = 1 torso / s
+            frame[26 * 5] += 0.05 * k as f64 / 16.0 * 4.0;
+            moving.update(&frame, &[k as f64 / 16.0]).unwrap();
+        }
+        assert!(still.values()[0] < 0.1, "{}", still.values()[0]);
+        let speed = moving.values()[0];
+        // The knees move 1 torso/s and the ankles stand still: a mean of 0.5.
+        assert!((speed - 0.5).abs() < 0.05, "{speed}");
+    }
+
+    #[test]
+    fn max_duration_drops_the_cycle() {
+        // Sitting down (a long "down") and standing up later is not a squat.
+        let mut m = two_phase(0.0, 1.0);
+        let mut values = vec![170.0, 90.0];
+        values.extend([90.0; 20]);
+        values.push(170.0);
+        run(&mut m, &values, 0.0);
+        assert_eq!(m.reps(), 0);
+    }
+
+    #[test]
+    fn unknown_values_neither_confirm_nor_break() {
+        let mut m = two_phase(0.2, f64::INFINITY);
+        run(&mut m, &[170.0, 90.0, f64::NAN, 90.0, 170.0], 0.0);
+        assert_eq!(m.reps(), 1);
+    }
+
+    fn standing_frame(knee_bend: f64) -> Vec<f64> {
+        // A front view: shoulders above hips, legs straight down, knee pushed forward in z.
+        let mut l = vec![0.0; NUM_LANDMARKS * LANDMARK_FIELDS];
+        for i in 0..NUM_LANDMARKS {
+            l[i * 5 + 3] = 0.1;
+            l[i * 5 + 4] = 1.0;
+        }
+        let mut set = |i: usize, x: f64, y: f64, z: f64| {
+            l[i * 5] = x;
+            l[i * 5 + 1] = y;
+            l[i * 5 + 2] = z;
+            l[i * 5 + 3] = 0.99;
+        };
+        set(11, 0.55, 0.3, 0.0);
+        set(12, 0.45, 0.3, 0.0);
+        set(23, 0.53, 0.5, 0.0);
+        set(24, 0.47, 0.5, 0.0);
+        set(25, 0.53, 0.7, -knee_bend);
+        set(26, 0.47, 0.7, -knee_bend);
+        set(27, 0.53, 0.9, 0.0);
+        set(28, 0.47, 0.9, 0.0);
+        l
+    }
+
+    fn knee_angle_signal() -> SignalSpec {
+        let p = |i: usize| Point(vec![i]);
+        SignalSpec {
+            left: Measure::Angle(p(23), p(25), p(27)),
+            right: Measure::Angle(p(24), p(26), p(28)),
+            combine: Combine::Mean,
+            rate: false,
+            smoothing: 0.0,
+            hysteresis: 0.0,
+            softness: 5.0,
+        }
+    }
+
+    #[test]
+    fn signals_are_scale_free_and_use_depth() {
+        let options = FrameOptions {
+            aspect: 1.0,
+            min_visibility: 0.5,
+            depth_weight: 1.0,
+        };
+        let torso_y = MotionModel::new(
+            vec![
+                knee_angle_signal(),
+                SignalSpec {
+                    left: Measure::Position(Point(vec![11, 12]), None, Axis::Y),
+                    right: Measure::Position(Point(vec![11, 12]), None, Axis::Y),
+                    combine: Combine::Left,
+                    ..knee_angle_signal()
+                },
+            ],
+            vec![],
+            options,
+        );
+        let mut model = torso_y.unwrap();
+        model.update(&standing_frame(0.2), &[0.0]).unwrap();
+        let bent = model.values()[0];
+        // 0.2 forward over a 0.2 drop each side: 90 degrees.
+        assert!((bent - 90.0).abs() < 1e-9, "{bent}");
+        assert!((model.values()[1] - 1.0).abs() < 1e-9);
+        model.reset();
+        model.update(&standing_frame(0.0), &[0.0]).unwrap();
+        assert!((model.values()[0] - 180.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn hidden_sides_and_missing_frames() {
+        let options = FrameOptions {
+            aspect: 1.0,
+            min_visibility: 0.5,
+            depth_weight: 1.0,
+        };
+        let mut model = MotionModel::new(vec![knee_angle_signal()], vec![], options).unwrap();
+        let mut frame = standing_frame(0.0);
+        frame[27 * 5 + 3] = 0.1; // left ankle hidden: the right side carries the mean
+        model.update(&frame, &[0.0]).unwrap();
+        assert!((model.values()[0] - 180.0).abs() < 1e-9);
+        model.update(&vec![f64::NAN; 165], &[0.1]).unwrap();
+        assert!(model.values()[0].is_nan());
+        assert!(model.update(&frame, &[0.05]).is_err());
+        assert!(model.update(&frame[..10], &[0.2]).is_err());
+    }
+
+    #[test]
+    fn recognition_evidence_and_reps() {
+        let options = FrameOptions {
+            aspect: 1.0,
+            min_visibility: 0.5,
+            depth_weight: 1.0,
+        };
+        let squat = ExerciseSpec {
+            posture: vec![],
+            phases: two_phase(0.0, f64::INFINITY).phases,
+            window: 2.0,
+            alternating: false,
+        };
+        let mut model = MotionModel::new(vec![knee_angle_signal()], vec![squat], options).unwrap();
+        let bends = [0.0, 0.3, 0.0, 0.3, 0.0];
+        for (k, &b) in bends.iter().enumerate() {
+            model.update(&standing_frame(b), &[k as f64 * 0.4]).unwrap();
+        }
+        let e = model.evidence()[0];
+        assert_eq!((e.reps, e.phase), (2, 0));
+        assert_eq!(e.cycle, 1.0);
+        assert_eq!(e.coverage, 1.0);
+        assert_eq!(e.posture, 1.0);
+    }
+
+    #[test]
+    fn bad_definitions_are_refused() {
+        let options = FrameOptions {
+            aspect: 1.0,
+            min_visibility: 0.5,
+            depth_weight: 1.0,
+        };
+        let mut bad = knee_angle_signal();
+        bad.left = Measure::Angle(Point(vec![40]), Point(vec![1]), Point(vec![2]));
+        assert!(MotionModel::new(vec![bad], vec![], options).is_err());
+        let one_phase = ExerciseSpec {
+            posture: vec![],
+            phases: vec![two_phase(0.0, 1.0).phases[0].clone()],
+            window: 2.0,
+            alternating: false,
+        };
+        assert!(MotionModel::new(vec![knee_angle_signal()], vec![one_phase], options).is_err());
+        let wrong_signal = ExerciseSpec {
+            posture: vec![cond(3, true, 1.0)],
+            phases: vec![],
+            window: 2.0,
+            alternating: false,
+        };
+        assert!(MotionModel::new(vec![knee_angle_signal()], vec![wrong_signal], options).is_err());
+        assert!(Combine::parse("sum").is_err());
+        let aspect = FrameOptions {
+            aspect: f64::NAN,
+            ..options
+        };
+        assert!(MotionModel::new(vec![], vec![], aspect).is_err());
+    }
+}
