@@ -23,8 +23,9 @@ REPS = {"Jumping Jacks": "jumping_jacks", "Squats": "squats", "Pushups": "pushup
 
 
 def session(store: HistoryStore, started: datetime, scale: float) -> None:
-    sid = store.begin_session("fitness", model="pose + hands (fp32)", profile={"weight": WEIGHT_KG})
-    store._db.execute("UPDATE sessions SET started_at = ? WHERE id = ?", (started.isoformat(), sid))
+    sid = store.begin_session(
+        "fitness", model="pose + hands (fp32)", profile={"weight": WEIGHT_KG}, started_at=started
+    )
     rows, t, kcal, step, active = [], 0.0, 0.0, 0, 0.0
     counts = dict.fromkeys(REPS.values(), 0)
     per_class: dict[str, float] = {}

@@ -4,6 +4,7 @@ and the `rtnet history` commands."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import multiprocessing
@@ -230,8 +231,9 @@ def test_two_processes_write_the_same_database(tmp_path: Path) -> None:
 
 
 def _session_with(store: HistoryStore, started: str, kcal: float, active: float) -> int:
-    session = store.begin_session("fitness", profile=None)
-    store._db.execute("UPDATE sessions SET started_at = ? WHERE id = ?", (started, session))
+    session = store.begin_session(
+        "fitness", profile=None, started_at=dt.datetime.fromisoformat(started)
+    )
     store.end_session(
         session,
         stream_seconds=600.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 import shutil
 import subprocess
@@ -21,8 +22,12 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def _workout(store: HistoryStore, started: str) -> int:
     """A 3-minute session: squats, a rest, jumping jacks."""
-    session = store.begin_session("fitness", model="pose (built-in)", profile={"weight": 65})
-    store._db.execute("UPDATE sessions SET started_at = ? WHERE id = ?", (started, session))
+    session = store.begin_session(
+        "fitness",
+        model="pose (built-in)",
+        profile={"weight": 65},
+        started_at=dt.datetime.fromisoformat(started),
+    )
     rows, kcal = [], 0.0
     for step in range(720):
         t = 0.25 * (step + 1)

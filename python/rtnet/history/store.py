@@ -90,8 +90,13 @@ class HistoryError(ConfigError):
     """The history database cannot be used (corrupt, locked, newer, not writable)."""
 
 
+def _iso(moment: dt.datetime) -> str:
+    """UTC ISO 8601, to the second: sorts as text in the order of time."""
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return _iso(dt.datetime.now(dt.timezone.utc))
 
 
 @dataclass
@@ -269,14 +274,22 @@ class HistoryStore:
     # -- writing ----------------------------------------------------------------------------
 
     def begin_session(
-        self, app: str, *, model: str = "", source: str = "", profile: Mapping[str, Any] | None
+        self,
+        app: str,
+        *,
+        model: str = "",
+        source: str = "",
+        profile: Mapping[str, Any] | None,
+        started_at: dt.datetime | None = None,
     ) -> int:
-        """A new session row, committed at once: a run that dies still shows up (interrupted)."""
+        """A new session row, committed at once: a run that dies still shows up (interrupted).
+        ``started_at`` (default: now) lets an import or a demo place a session in the past."""
+        started = _now() if started_at is None else _iso(started_at)
         with self._transaction("start a session") as db:
             cursor = db.execute(
                 "INSERT INTO sessions (app, model, source, profile, started_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (app, model, source, json.dumps(dict(profile or {})), _now()),
+                (app, model, source, json.dumps(dict(profile or {})), started),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -364,7 +377,7 @@ class HistoryStore:
         query, params = "SELECT * FROM sessions WHERE 1=1", []
         if since is not None:
             query += " AND started_at >= ?"
-            params.append(since.astimezone(dt.timezone.utc).isoformat(timespec="seconds"))
+            params.append(_iso(since))
         if app is not None:
             query += " AND app = ?"
             params.append(app)
