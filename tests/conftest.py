@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import select
 import shutil
 import subprocess
+import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,3 +121,44 @@ def private_history(
     path = tmp_path_factory.mktemp("history") / "history.sqlite3"
     monkeypatch.setenv("RTNET_HISTORY", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def tflite_dir() -> Path:
+    """A folder holding MediaPipe's four .tflite files at their paths in the mediapipe wheel:
+    what the landmark models' tests and `rtnet bench pose` compare with."""
+    from rtnet.models.landmarks import LANDMARK_MODELS, MEDIAPIPE_VERSION
+
+    root = Path(os.environ.get("RTNET_TEST_CACHE", Path.home() / ".cache" / "rtnet-test"))
+    cache = root / f"mediapipe-{MEDIAPIPE_VERSION}"
+
+    def intact() -> bool:
+        return all(
+            (cache / m.tflite).is_file()
+            and hashlib.sha256((cache / m.tflite).read_bytes()).hexdigest() == m.sha256
+            for m in LANDMARK_MODELS.values()
+        )
+
+    if not intact():
+        download = root / "download"
+        # One fixed wheel whatever the Python running the tests: the files inside are the same.
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"),
+                *("--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp"),
+                *("--platform", "manylinux2014_x86_64", "--dest", str(download)),
+                f"mediapipe=={MEDIAPIPE_VERSION}",
+            ],
+            check=True,
+        )
+        wheel = next(download.glob(f"mediapipe-{MEDIAPIPE_VERSION}-*.whl"))
+        with zipfile.ZipFile(wheel) as archive:
+            for model in LANDMARK_MODELS.values():
+                target = cache / model.tflite
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial = target.with_suffix(".partial")
+                partial.write_bytes(archive.read(model.tflite))
+                partial.replace(target)
+        wheel.unlink()
+        assert intact()
+    return cache

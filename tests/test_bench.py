@@ -64,14 +64,10 @@ def test_bench_json_covers_every_section(
     runs = report["e2e"]
     assert [(r["app"], r["model"], r["precision"], r["history"]) for r in runs] == [
         ("fitness", "mobilenet", precision, False) for precision in precisions
-    ] + [
-        ("fitness", "mobilenet", precisions[-1], True),  # the history's cost, side by side
-        ("pose", "built-in", "fp32", False),  # the built-in trackers
-    ]
+    ] + [("fitness", "mobilenet", precisions[-1], True)]  # the history's cost, side by side
     for run in runs:
         assert run["error"] is None
-        # 8 frames: 2 steps of 4 frames, or 8 one-frame steps of the trackers.
-        assert run["steps"] == (8 if run["app"] == "pose" else 2) and run["frames_per_s"] > 0
+        assert run["steps"] == 2 and run["frames_per_s"] > 0  # 8 frames
         # Each app imports torch: its peak is at least what importing torch alone holds.
         assert run["peak_rss_mb"] >= 0.9 * report["import_rss_mb"] > 50
     assert report["peak_rss_mb"] > 0
@@ -136,3 +132,25 @@ def test_synthetic_frames_move() -> None:
     assert len(frames) == 8
     assert all(f.shape == (480, 640, 3) and f.dtype == np.uint8 for f in frames)
     assert not np.array_equal(frames[0], frames[4])
+
+
+@pytest.mark.slow
+def test_bench_pose_against_litert(tflite_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """rtnet's landmark modules and MediaPipe's files under LiteRT, side by side, then the
+    trackers end to end with and without hands."""
+    assert main(["bench", "pose", "--json", "--frames", "8", "--tflite", str(tflite_dir)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    pose = report["pose"]
+    assert [t["network"] for t in pose["timings"]] == ["pose_landmarks", "pose_detector"]
+    assert all(t["torch_ms"] > 0 and t["litert_ms"] > 0 for t in pose["timings"])
+    assert pose["litert"].startswith("LiteRT XNNPACK")
+    runs = report["pose_e2e"]
+    assert [r["app"] for r in runs] == ["pose --no-hands", "pose"]
+    assert all(r["error"] is None and r["steps"] == 8 for r in runs)  # one line per frame
+
+
+def test_bench_pose_says_why_litert_is_not_measured() -> None:
+    from rtnet.bench.pose import _litert
+
+    assert _litert(None, 1) == ({}, _litert(None, 2)[1])
+    assert "--tflite" in _litert(None, 1)[1]

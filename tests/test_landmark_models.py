@@ -5,11 +5,6 @@ The .tflite files come from the mediapipe wheel on PyPI (downloaded once into a 
 
 from __future__ import annotations
 
-import hashlib
-import os
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 from typing import get_args
 
@@ -49,44 +44,6 @@ TOLERANCES: dict[str, tuple[tuple[float, float | None], ...]] = {
 
 def input_range(name: LandmarkModelName) -> tuple[float, float]:
     return (-1.0, 1.0) if name == "pose_detector" else (0.0, 1.0)
-
-
-@pytest.fixture(scope="session")
-def tflite_dir() -> Path:
-    """A folder holding the four .tflite files at their paths in the mediapipe wheel."""
-    root = Path(os.environ.get("RTNET_TEST_CACHE", Path.home() / ".cache" / "rtnet-test"))
-    cache = root / f"mediapipe-{MEDIAPIPE_VERSION}"
-
-    def intact() -> bool:
-        return all(
-            (cache / m.tflite).is_file()
-            and hashlib.sha256((cache / m.tflite).read_bytes()).hexdigest() == m.sha256
-            for m in LANDMARK_MODELS.values()
-        )
-
-    if not intact():
-        download = root / "download"
-        # One fixed wheel whatever the Python running the tests: the files inside are the same.
-        subprocess.run(
-            [
-                *(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"),
-                *("--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp"),
-                *("--platform", "manylinux2014_x86_64", "--dest", str(download)),
-                f"mediapipe=={MEDIAPIPE_VERSION}",
-            ],
-            check=True,
-        )
-        wheel = next(download.glob(f"mediapipe-{MEDIAPIPE_VERSION}-*.whl"))
-        with zipfile.ZipFile(wheel) as archive:
-            for model in LANDMARK_MODELS.values():
-                target = cache / model.tflite
-                target.parent.mkdir(parents=True, exist_ok=True)
-                partial = target.with_suffix(".partial")
-                partial.write_bytes(archive.read(model.tflite))
-                partial.replace(target)
-        wheel.unlink()
-        assert intact()
-    return cache
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,9 @@
 - preprocessing: the Rust preprocessing ring against the naive NumPy+OpenCV path;
 - backbones: plain eager vs fast fp32 vs bf16, ms per step, interleaved in one run, with how
   closely the fast paths agree with the plain one;
-- end to end: each app on a video file in a child process, frames/s and peak memory.
+- end to end: each app on a video file in a child process, frames/s and peak memory;
+- pose: the built-in landmark networks against MediaPipe's .tflite files under LiteRT, per frame,
+  and `rtnet pose` end to end with and without hands.
 
 With no SenseKit weights around, the networks run on stand-in weights (:mod:`rtnet.standin`,
 fixed seed) written to a temporary folder: speed does not depend on the weight values, and the
@@ -20,7 +22,7 @@ from rtnet.bench.common import NETWORKS
 from rtnet.bench.report import BenchReport
 from rtnet.errors import ConfigError
 
-SECTIONS = ("preprocess", "backbone", "e2e")
+SECTIONS = ("preprocess", "backbone", "e2e", "pose")
 AGREEMENT_FRAMES = 64  # frames the agreement runs on, at most
 PREPROCESS_FRAMES = 200
 # End to end: the app that runs each network by default.
@@ -67,6 +69,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="input of the agreement and end-to-end runs (default: a synthetic moving scene)",
     )
     parser.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads")
+    parser.add_argument(
+        "--tflite",
+        metavar="WHEEL_OR_DIR",
+        help="pose: MediaPipe's .tflite files to compare with (the mediapipe 0.10.14 wheel, "
+        "from `pip download mediapipe==0.10.14 --no-deps`, or its unpacked folder)",
+    )
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -75,8 +83,10 @@ def run_bench(args: argparse.Namespace) -> int:
         value = getattr(args, option)
         if value is not None and value < 1:
             raise ConfigError(f"invalid --{option} {value}: expected 1 or more")
-    if args.video is not None and not Path(args.video).is_file():
-        raise ConfigError(f"--video {args.video}: no such file")
+    for option in ("video", "tflite"):
+        value = getattr(args, option)
+        if value is not None and not Path(value).exists():
+            raise ConfigError(f"--{option} {value}: no such file")
     import torch
 
     if args.threads is not None:
@@ -97,6 +107,7 @@ def measure(args: argparse.Namespace, scratch: Path) -> BenchReport:
     from rtnet.bench.backbone import bench_agreement, bench_backbone, machine_variants
     from rtnet.bench.common import bench_weights, read_frames, synthetic_frames
     from rtnet.bench.e2e import BUILT_IN, E2ESpec, bench_e2e, import_rss_mb, write_video
+    from rtnet.bench.pose import bench_pose_networks
     from rtnet.bench.preprocess import bench_preprocess
     from rtnet.bench.report import machine_info, peak_rss_mb
 
@@ -108,27 +119,32 @@ def measure(args: argparse.Namespace, scratch: Path) -> BenchReport:
     if "backbone" in sections or "e2e" in sections:
         weights = report.weights = bench_weights(args.weights_dir, scratch, networks)
         variants, report.bf16_skipped = machine_variants()
+    if "backbone" in sections or "e2e" in sections or "pose" in sections:
         count = min(args.frames, AGREEMENT_FRAMES)
         frames = read_frames(Path(args.video), count) if args.video else []
         source = f"{args.video}" if frames else "a synthetic moving scene"
         frames = frames or synthetic_frames(count)
-    if "backbone" in sections:
-        report.backbone = bench_backbone(weights, networks, steps=args.steps, threads=args.threads)
-        report.agreement_input = source
-        report.agreement = [bench_agreement(weights, frames, network) for network in networks]
-    if "e2e" in sections:
         if args.video:
             video, report.e2e_input = Path(args.video), str(args.video)
         else:
             video = write_video(scratch / "bench.mp4", frames, args.frames)
             report.e2e_input = f"{args.frames} frames of {source} at 16 fps (MPEG-4)"
+    if "backbone" in sections:
+        report.backbone = bench_backbone(weights, networks, steps=args.steps, threads=args.threads)
+        report.agreement_input = source
+        report.agreement = [bench_agreement(weights, frames, network) for network in networks]
+    if "e2e" in sections:
         precisions = dict.fromkeys(v.precision for v in variants)
         runs = [E2ESpec(E2E_APPS[n], n, precision) for n in networks for precision in precisions]
         # The workout history's cost, side by side with the same run without it.
         last = runs[-1]
         runs.append(E2ESpec(last.app, last.model, last.precision, history=True))
-        runs.append(E2ESpec("pose", BUILT_IN, "fp32"))  # the trackers, on the same frames
         report.e2e = bench_e2e(weights, video, runs, args.threads, scratch)
         report.import_rss_mb = import_rss_mb()
+    if "pose" in sections:
+        report.pose = bench_pose_networks(Path(args.tflite) if args.tflite else None)
+        trackers = [E2ESpec("pose", BUILT_IN, "fp32", options=("--no-hands",))]
+        trackers.append(E2ESpec("pose", BUILT_IN, "fp32"))
+        report.pose_e2e = bench_e2e(None, video, trackers, args.threads, scratch)
     report.peak_rss_mb = peak_rss_mb()
     return report

@@ -34,6 +34,7 @@ class E2ESpec:
     model: str
     precision: str
     history: bool = False
+    options: tuple[str, ...] = ()  # more options of the app (``--no-hands``)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class E2ERun:
     (``--jsonl -``, flushed per step), so start-up and model loading do not count (they are in
     ``wall_s``). ``peak_rss_mb`` is the child's peak resident memory (VmHWM)."""
 
-    app: str
+    app: str  # with its extra options
     model: str
     precision: str
     history: bool
@@ -70,7 +71,7 @@ def write_video(path: Path, frames: Sequence[np.ndarray], total: int) -> Path:
 
 
 def bench_e2e(
-    weights: BenchWeights,
+    weights: BenchWeights | None,
     video: Path,
     runs: Sequence[E2ESpec],
     threads: int | None = None,
@@ -80,8 +81,9 @@ def bench_e2e(
     results = []
     for index, run in enumerate(runs):
         command = [sys.executable, "-m", "rtnet", run.app, "--path-in", str(video), "--no-window"]
-        command += ["--quiet", "--jsonl", "-", "--precision", run.precision]
+        command += ["--quiet", "--jsonl", "-", "--precision", run.precision, *run.options]
         if run.model != BUILT_IN:  # the built-in landmark models need no weights to be named
+            assert weights is not None
             command += ["--weights-dir", str(weights.root), "--model", run.model]
         command += ["--threads", str(threads)] if threads else []
         if run.history:
@@ -133,7 +135,7 @@ def timed_run(run: E2ESpec, command: list[str]) -> E2ERun:
         frames = 1 if run.model == BUILT_IN else STEP_FRAMES  # pose: one JSONL line per frame
         fps = frames * (len(stamps) - 1) / (stamps[-1] - stamps[0])
     return E2ERun(
-        run.app,
+        " ".join((run.app, *run.options)),
         run.model,
         run.precision,
         run.history,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from rtnet.bench.backbone import BackboneTiming, NetworkAgreement
 from rtnet.bench.common import BenchWeights
 from rtnet.bench.e2e import E2ERun
+from rtnet.bench.pose import PoseNetworks
 from rtnet.bench.preprocess import PreprocessResult
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class BenchReport:
     agreement: list[NetworkAgreement] = field(default_factory=list)
     e2e_input: str | None = None
     e2e: list[E2ERun] = field(default_factory=list)
+    pose: PoseNetworks | None = None
+    pose_e2e: list[E2ERun] = field(default_factory=list)
     import_rss_mb: float | None = None
     peak_rss_mb: float = 0.0  # of the benchmark process itself
 
@@ -100,6 +103,10 @@ def print_report(report: BenchReport, console: Console | None = None) -> None:
             console.print(
                 f"(importing torch and rtnet alone: {report.import_rss_mb:.0f} MiB resident)"
             )
+    if report.pose is not None:
+        _print_pose(report.pose, console)
+    if report.pose_e2e:
+        _print_e2e(report.pose_e2e, report.e2e_input or "", console)
     console.print(f"peak RSS of the benchmark process: {report.peak_rss_mb:.0f} MiB")
 
 
@@ -183,3 +190,20 @@ def _print_e2e(runs: list[E2ERun], source: str, console: Console) -> None:
             "-" if run.peak_rss_mb is None else f"{run.peak_rss_mb:.0f}",
         )
     console.print(table)
+
+
+def _print_pose(pose: PoseNetworks, console: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Landmark networks, ms per frame (median), {pose.threads} threads")
+    for column in ("network", "rtnet (torch, fast fp32)", "MediaPipe .tflite (LiteRT)", "ratio"):
+        table.add_column(column, justify="left" if column == "network" else "right")
+    for t in pose.timings:
+        table.add_row(
+            t.network,
+            f"{t.torch_ms:.1f}",
+            "-" if t.litert_ms is None else f"{t.litert_ms:.1f}",
+            "-" if t.ratio is None else f"{t.ratio:.2f}x",
+        )
+    console.print(table)
+    console.print(f"(LiteRT: {pose.litert}; ratio > 1: rtnet is faster)")

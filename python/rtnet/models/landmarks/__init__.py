@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -59,6 +62,21 @@ LANDMARK_MODELS: dict[LandmarkModelName, LandmarkModel] = {
         "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3",
     ),
 }
+
+
+def mediapipe_files(source: Path) -> Iterator[tuple[LandmarkModelName, bytes]]:
+    """(model name, .tflite bytes) from a mediapipe wheel or an unpacked one, checked by sha256:
+    what the converter reads, and what ``rtnet bench pose`` compares with."""
+    for name, model in LANDMARK_MODELS.items():
+        if source.is_dir():
+            data = (source / model.tflite).read_bytes()
+        else:
+            with zipfile.ZipFile(source) as wheel:
+                data = wheel.read(model.tflite)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != model.sha256:
+            raise ValueError(f"{model.tflite}: sha256 {digest}, expected {model.sha256}")
+        yield name, data
 
 
 def weights_path(name: LandmarkModelName) -> Path:

@@ -12,9 +12,7 @@ own; where that leaves a choice (two heads on one input), the first in registrat
 from __future__ import annotations
 
 import argparse
-import hashlib
-import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +29,7 @@ from rtnet.models.landmarks import (
     LANDMARK_MODELS,
     MEDIAPIPE_VERSION,
     WEIGHTS_DIR,
-    LandmarkModelName,
+    mediapipe_files,
 )
 from rtnet.models.landmarks.network import LandmarkNetwork
 
@@ -275,20 +273,6 @@ def convert(network: LandmarkNetwork, tflite_bytes: bytes) -> dict[str, Tensor]:
     return dict(sorted(state.items()))
 
 
-def tflite_files(source: Path) -> Iterator[tuple[LandmarkModelName, bytes]]:
-    """(model name, .tflite bytes) from a mediapipe wheel or an unpacked one, checked by sha256."""
-    for name, model in LANDMARK_MODELS.items():
-        if source.is_dir():
-            data = (source / model.tflite).read_bytes()
-        else:
-            with zipfile.ZipFile(source) as wheel:
-                data = wheel.read(model.tflite)
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != model.sha256:
-            raise ValueError(f"{model.tflite}: sha256 {digest}, expected {model.sha256}")
-        yield name, data
-
-
 def source_tag(tflite_path: str, sha256: str) -> str:
     return f"mediapipe=={MEDIAPIPE_VERSION} {tflite_path} sha256:{sha256} (Apache-2.0)"
 
@@ -296,7 +280,7 @@ def source_tag(tflite_path: str, sha256: str) -> str:
 def write_weights(source: Path, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, data in tflite_files(source):
+    for name, data in mediapipe_files(source):
         model = LANDMARK_MODELS[name]
         state = convert(model.network(), data)
         # One key: safetensors writes its metadata map in no fixed order, and the files must

@@ -1,0 +1,121 @@
+"""The built-in landmark networks against what a user would run instead: MediaPipe's own .tflite
+files under LiteRT (XNNPACK, the same number of threads), per frame, interleaved in one run."""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rtnet.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rtnet.models.landmarks import LandmarkModelName
+
+# The networks the pose tracker runs on every frame (the detector only when tracking is lost).
+POSE_NETWORKS: tuple[LandmarkModelName, ...] = ("pose_landmarks", "pose_detector")
+INPUT_SIZES: dict[LandmarkModelName, int] = {"pose_landmarks": 256, "pose_detector": 224}
+WARMUP = 3
+
+
+@dataclass(frozen=True)
+class LandmarkTiming:
+    """Median milliseconds per frame; ``ratio`` > 1 means rtnet's module is the faster."""
+
+    network: str
+    torch_ms: float
+    litert_ms: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.litert_ms is None else self.litert_ms / self.torch_ms
+
+
+@dataclass(frozen=True)
+class PoseNetworks:
+    timings: list[LandmarkTiming]
+    threads: int
+    litert: str  # what LiteRT ran, or why it did not
+
+
+def _timed_ms(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return (time.perf_counter() - start) * 1e3
+
+
+def _litert(
+    tflite: Path | None, threads: int
+) -> tuple[dict[LandmarkModelName, Callable[..., object]], str]:
+    """A runner per network from MediaPipe's files, or none and the reason."""
+    if tflite is None:
+        return {}, "not measured: pass --tflite with the mediapipe 0.10.14 wheel or its files"
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        return {}, "not measured: ai-edge-litert is not installed (pip install ai-edge-litert)"
+    from rtnet.models.landmarks import mediapipe_files
+
+    try:
+        files = dict(mediapipe_files(tflite))
+    except (OSError, KeyError, ValueError) as err:
+        raise ConfigError(f"--tflite {tflite}: {err}") from None
+    runners: dict[LandmarkModelName, Callable[..., object]] = {}
+    for name in POSE_NETWORKS:
+        interpreter = Interpreter(model_content=files[name], num_threads=threads)
+        interpreter.allocate_tensors()
+        index = interpreter.get_input_details()[0]["index"]
+
+        def run(x: np.ndarray, interpreter: Interpreter = interpreter, index: int = index) -> None:
+            interpreter.set_tensor(index, x)
+            interpreter.invoke()
+
+        runners[name] = run
+    return runners, f"LiteRT XNNPACK, {threads} threads"
+
+
+def bench_pose_networks(tflite: Path | None, rounds: int = 20) -> PoseNetworks:
+    """rtnet's modules (fast fp32, as `rtnet pose` runs them) and LiteRT on the same inputs."""
+    import torch
+
+    from rtnet.models import build_landmark_model
+
+    threads = torch.get_num_threads()
+    litert, note = _litert(tflite, threads)
+    rng = np.random.default_rng(0)
+    timings = []
+    for name in POSE_NETWORKS:
+        size = INPUT_SIZES[name]
+        x = rng.random((1, size, size, 3), dtype=np.float32)
+        model = build_landmark_model(name)
+        tensor = torch.from_numpy(x)
+
+        def run_torch(model: torch.nn.Module = model, tensor: torch.Tensor = tensor) -> None:
+            with torch.inference_mode():
+                model(tensor)
+
+        other = litert.get(name)
+        for _ in range(WARMUP):
+            run_torch()
+            if other is not None:
+                other(x)
+        # Interleaved rounds: load on the machine falls on both alike.
+        ours, theirs = [], []
+        for _ in range(rounds):
+            ours.append(_timed_ms(run_torch))
+            if other is not None:
+                theirs.append(_timed_ms(functools.partial(other, x)))
+        timings.append(
+            LandmarkTiming(
+                name,
+                statistics.median(ours),
+                statistics.median(theirs) if theirs else None,
+            )
+        )
+    return PoseNetworks(timings, threads, note)
