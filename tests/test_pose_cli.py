@@ -88,3 +88,27 @@ def test_pose_takes_no_sensekit_options(person_video: tuple[Path, list[np.ndarra
         run_rtnet("pose", "--path-in", str(video), "--no-window", "--precision", "bf16"),
         r"fp32 only",
     )
+
+
+def test_a_corrupt_shipped_weight_file_is_one_error_line(
+    person_video: tuple[Path, list[np.ndarray]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shutil
+
+    from rtnet.cli import main
+    from rtnet.models import landmarks
+
+    shipped = tmp_path / "weights"
+    shutil.copytree(landmarks.WEIGHTS_DIR, shipped)
+    (shipped / "pose_landmarks.safetensors").write_bytes(b"\x00" * 1000)  # a damaged install
+    monkeypatch.setattr(landmarks, "WEIGHTS_DIR", shipped)
+    video, _ = person_video
+    status = main(["pose", "--path-in", str(video), "--no-window", "--quiet", "--no-history"])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err
+    [line] = err.splitlines()
+    assert line.startswith("rtnet: error: ") and "pose_landmarks.safetensors" in line
+    assert "reinstall rtnet" in line
