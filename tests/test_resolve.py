@@ -45,8 +45,11 @@ def test_model_options_narrow_the_choice(standin_weights_dir: Path) -> None:
 
 
 def test_missing_weights_are_found_missing_without_loading_anything(tmp_path: Path) -> None:
+    # Gestures has no built-in fallback (fitness, calories and reps run on pose: test_pose_apps).
     with pytest.raises(WeightsError, match="rtnet train"):
-        resolve(Request(app="fitness", weights_dir=tmp_path))
+        resolve(Request(app="gestures", weights_dir=tmp_path))
+    with pytest.raises(WeightsError, match="rtnet train"):
+        resolve(Request(app="fitness", version="pro", weights_dir=tmp_path))
 
 
 def test_a_located_sensekit_model_loads_in_the_precision_asked_for(

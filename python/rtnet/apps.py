@@ -1,15 +1,19 @@
-"""The four apps as data: which heads they run and which post-processors turn outputs into results.
+"""The apps as data: which heads they run and which post-processors turn outputs into results.
 
 An app is an ``AppSpec`` (heads, smoothing, thresholds, which post-processors) and ``App`` runs the
 post-processors it names, in order, once per model step. Each post-processor adds its JSONL fields
 and its display line to the step's ``StepResult``; nothing here knows about windows or files.
+
+Fitness, calories and reps run on SenseKit's heads or on the built-in pose models: the pose
+variant of a spec (``AppSpec.on_pose``) takes its classes, MET and reps from the exercise engine
+(``rtnet.exercises``) instead, with the same JSONL fields.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -71,6 +75,8 @@ class StepResult:
     fired: str | None = None  # gesture that fired at this step
     calories: float | None = None
     counts: dict[str, int] | None = None
+    met: float | None = None  # the step's MET, from the MET head or the exercise engine
+    exercise: Any = None  # the exercise engine's ``ExerciseState`` (apps on pose)
     # Draws what the step found (a skeleton) onto a copy of its frame, before the overlay text.
     annotate: Callable[[np.ndarray], None] | None = None
 
@@ -118,8 +124,19 @@ class Classification:
         self._smoother.reset()
 
 
+class MetHead:
+    """The step's MET from SenseKit's MET head, for the CalorieTracker."""
+
+    def update(self, outputs: Mapping[str, np.ndarray], result: StepResult) -> None:
+        result.met = float(np.asarray(outputs["met"]).reshape(-1)[0])
+
+    def reset(self) -> None:
+        pass
+
+
 class CalorieTracker:
-    """MET head output -> calories burnt, with dt = stream time since the previous step."""
+    """The step's MET (``MetHead`` or ``Exercises``) -> calories burnt, with dt = stream time
+    since the previous step."""
 
     def __init__(self, profile: Profile, *, detailed: bool, smoothing_s: float = 12.0) -> None:
         self.profile = profile
@@ -139,8 +156,9 @@ class CalorieTracker:
             recovery_factor=60.0,
         )
 
-    def update(self, outputs: Mapping[str, np.ndarray], result: StepResult) -> None:
-        met = float(np.asarray(outputs["met"]).reshape(-1)[0])
+    def update(self, outputs: Any, result: StepResult) -> None:
+        assert result.met is not None, "CalorieTracker runs after MetHead or Exercises"
+        met = result.met
         # Dropped clips (a camera falling behind) still count as time spent exercising.
         dt = result.time - self._last_time
         self._last_time = result.time
@@ -177,6 +195,64 @@ class RepCounting:
 
     def reset(self) -> None:
         self._counter.reset()
+
+
+class Exercises:
+    """The exercise engine on a step of pose landmarks (``rtnet.tracking.PoseStep``): the step's
+    MET for the CalorieTracker and, with ``classes``, JSONL ``probs`` (one per
+    ``ExerciseEngine.labels``: the exercise definitions' names, "Doing nothing" and "No person
+    visible", in the order of their files in rtnet/exercises/data) and ``top``, the headline and
+    ranking as ``Classification`` has them; the visibility note as a display line.
+
+    The engine's scores are already taken over each exercise's window: no further smoothing."""
+
+    def __init__(self, *, classes: bool, display_threshold: float | None) -> None:
+        # Imported when such an app runs: building the CLI's parser stays light.
+        from rtnet.exercises import ExerciseEngine
+
+        self._new_engine = ExerciseEngine
+        self.classes = classes
+        self.display_threshold = display_threshold
+        self._engine: ExerciseEngine | None = None
+
+    def update(self, outputs: Any, result: StepResult) -> None:
+        if self._engine is None:  # the landmarks are normalised to the frame: its aspect matters
+            self._engine = self._new_engine(aspect=outputs.aspect)
+        state = self._engine.update(outputs.landmarks, outputs.times)
+        result.exercise, result.met = state, state.met
+        if self.classes:
+            labels = self._engine.labels
+            probs = np.array([state.probs[label] for label in labels], np.float32)
+            result.smoothed = probs
+            result.ranking = state.top(TOP_K)
+            result.top = (state.label, state.probs[state.label])
+            result.record["probs"] = [float(p) for p in probs]
+            result.record["top"] = {"label": result.top[0], "prob": result.top[1]}
+            if self.display_threshold is not None:
+                if result.top[1] >= self.display_threshold:
+                    result.shown = result.top
+                    result.headline = f"{state.label}  {result.top[1]:.0%}"
+                else:
+                    result.headline = "..."
+        result.lines.append(f"seen: {state.visibility}")
+
+    def reset(self) -> None:
+        self._engine = None
+
+
+class ExerciseReps:
+    """Reps of every rep exercise the exercise engine counts (runs after ``Exercises``)."""
+
+    def update(self, outputs: Any, result: StepResult) -> None:
+        assert result.exercise is not None, "ExerciseReps runs after Exercises"
+        counts = {name: int(n) for name, n in result.exercise.reps.items()}
+        result.counts = counts
+        result.record["counts"] = counts
+        done = [f"{name} {n}" for name, n in counts.items() if n]
+        result.lines.append("   ".join(done) or "no reps yet")
+
+    def reset(self) -> None:
+        pass
 
 
 class GestureEvents:
@@ -270,6 +346,13 @@ class AppSpec:
     # every frame (their JSONL has one object per "frame" rather than per "step").
     frames_per_step: int = STEP_FRAMES
     tracking: bool = False  # pose and hand landmarks (rtnet.tracking)
+    # Classes, MET and reps from the exercise engine on pose landmarks (rtnet.exercises), not
+    # from SenseKit heads: see ``on_pose``.
+    exercises: bool = False
+
+    def on_pose(self) -> AppSpec:
+        """This app on the built-in pose models (``--model pose``): same outputs, no heads."""
+        return replace(self, heads=(), exercises=True, smoothing=1)
 
     @property
     def title(self) -> str:
@@ -293,6 +376,7 @@ class AppSpec:
                 self.calories is not None,
                 self.rep_threshold is not None,
                 self.tracking,
+                self.exercises,  # what part of the body is seen
             )
         )
 
@@ -345,7 +429,10 @@ APPS: dict[str, AppSpec] = {spec.name: spec for spec in (FITNESS, CALORIES, GEST
 def build_postprocessors(spec: AppSpec, labels: Labels, profile: Profile) -> list[PostProcessor]:
     """The post-processors ``spec`` asks for, in the order their results depend on each other."""
     chain: list[PostProcessor] = []
-    if spec.classifier is not None:
+    if spec.exercises:
+        classes = spec.classifier is not None
+        chain.append(Exercises(classes=classes, display_threshold=spec.display_threshold))
+    elif spec.classifier is not None:
         chain.append(
             Classification(
                 spec.classifier,
@@ -355,9 +442,11 @@ def build_postprocessors(spec: AppSpec, labels: Labels, profile: Profile) -> lis
             )
         )
     if spec.calories is not None:
+        if not spec.exercises:
+            chain.append(MetHead())
         chain.append(CalorieTracker(profile, detailed=spec.calories == "detailed"))
     if spec.rep_threshold is not None:
-        chain.append(RepCounting(spec.rep_threshold))
+        chain.append(ExerciseReps() if spec.exercises else RepCounting(spec.rep_threshold))
     if spec.gesture_hold_s is not None:
         chain.append(
             GestureEvents(labels.gestures, labels.gesture_event_thresholds, spec.gesture_hold_s)

@@ -3,7 +3,7 @@
 Three threads, so capture and preprocessing overlap inference:
 - the capture thread reads ticks from the source and pushes them into the FrameRing (the Rust
   preprocessing releases the GIL); every 4 ticks it hands the ring's clip to the worker (a
-  network that ``takes_frames``, the landmark trackers, gets every raw frame instead);
+  network that ``takes_frames``, the landmark trackers, gets the step's raw frames instead);
 - the worker thread runs the network on clips, in order;
 - the calling thread post-processes results and feeds the sinks (OpenCV windows must live there).
 
@@ -22,8 +22,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from rtnet import FrameRing
 from rtnet.apps import App, StepResult, Summary
 from rtnet.overlay import Overlay, OverlayView
@@ -31,8 +29,9 @@ from rtnet.resample import Tick
 from rtnet.sinks.base import RunStats, Sink
 from rtnet.sources import Source
 
-# A clip network (rtnet.network.Network) or a per-frame one: ``network(frame, index)`` when it
-# has ``takes_frames`` set (rtnet.tracking.Tracking).
+# A clip network (rtnet.network.Network) or one that ``takes_frames``: with 1-frame steps
+# ``network(frame, index)`` (rtnet.tracking.Tracking), with longer steps
+# ``network(frames, indices)``, the step's raw frames (rtnet.tracking.PoseSteps).
 NetworkFn = Callable[..., Any]
 
 POLL_S = 0.05  # how often blocked threads look at the stop flag
@@ -57,7 +56,8 @@ class _Dropped:
 @dataclass(frozen=True)
 class _Clip:
     step: int
-    frames: np.ndarray
+    frames: Any  # the ring's clip; a frame, or a list of frames, for a ``takes_frames`` network
+    indices: tuple[int, ...] = ()  # the frames' tick indices (``takes_frames``, longer steps)
 
 
 @dataclass(frozen=True)
@@ -146,10 +146,9 @@ class Engine:
         self.frame_sinks = [sink for sink in self.sinks if sink.wants_frames]
         self.takes_frames = bool(getattr(network, "takes_frames", False))
         self.step_frames = app.spec.frames_per_step
-        if self.takes_frames != (self.step_frames == 1):
+        if self.step_frames == 1 and not self.takes_frames:
             raise ValueError(
-                f"app {app.spec.name} steps {self.step_frames} frames at a time, but its network "
-                + ("takes single frames" if self.takes_frames else "takes clips")
+                f"app {app.spec.name} steps 1 frame at a time, but its network takes clips"
             )
 
     def run(self, stop: threading.Event | None = None) -> tuple[Summary, RunStats]:
@@ -271,6 +270,7 @@ class Engine:
         if not self.takes_frames:
             ring = FrameRing(self.step_frames, channels=getattr(self.network, "channels", "rgb"))
         step = self.step_frames
+        raw: list[Tick] = []  # the step's frames so far, for a ``takes_frames`` network
         dropped = 0
         try:
             for tick in self.source.ticks(halt):
@@ -278,14 +278,22 @@ class Engine:
                     return
                 if ring is not None:
                     ring.push(tick.frame)
+                elif step > 1:
+                    raw.append(tick)
                 # The frame goes out before its clip, so the consumer always has a step's
                 # frames when the step's result arrives.
                 if not _put(events, _Frame(tick), halt):
                     return
                 if (tick.index + 1) % step:
                     continue
-                frames = tick.frame if ring is None else ring.clip()
-                clip = _Clip(tick.index // step, frames)
+                if ring is not None:
+                    clip = _Clip(tick.index // step, ring.clip())
+                elif step > 1:
+                    frames = [t.frame for t in raw]
+                    clip = _Clip(tick.index // step, frames, tuple(t.index for t in raw))
+                    raw = []
+                else:
+                    clip = _Clip(tick.index, tick.frame)
                 if self.source.live:
                     if _replace_waiting(clips, clip):
                         dropped += 1  # inference is behind: a whole clip is skipped
@@ -313,7 +321,9 @@ class Engine:
                 if isinstance(item, _End):
                     break
                 started = time.perf_counter()
-                if self.takes_frames:
+                if self.takes_frames and self.step_frames > 1:
+                    outputs = self.network(item.frames, item.indices)
+                elif self.takes_frames:
                     outputs = self.network(item.frames, item.step)
                 else:
                     outputs = self.network(item.frames)

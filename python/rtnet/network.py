@@ -3,7 +3,7 @@ one streaming backbone feeding one or more heads (``BackboneNetwork``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
@@ -46,7 +46,19 @@ class FrameNetwork(Protocol):
     def __call__(self, frame: np.ndarray, index: int) -> Any: ...
 
 
-AnyNetwork = Network | FrameNetwork
+class FramesNetwork(Protocol):
+    """What the engine runs for an app that steps several frames at a time on a per-frame model
+    (``rtnet.tracking.PoseSteps``): each step's raw BGR uint8 frames with their tick indices."""
+
+    @property
+    def takes_frames(self) -> bool: ...
+
+    def reset(self) -> None: ...
+
+    def __call__(self, frames: Sequence[np.ndarray], indices: Sequence[int]) -> Any: ...
+
+
+AnyNetwork = Network | FrameNetwork | FramesNetwork
 
 
 class BackboneNetwork:

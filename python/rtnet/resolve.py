@@ -9,6 +9,9 @@ the one measured best here (``rtnet.precision``).
 A family is one entry in ``FAMILIES``: an object with a ``name``, ``serves(request)`` and
 ``locate(request) -> Located``: custom classifiers, the SenseKit apps, and the built-in pose and
 hand landmark models.
+
+Fitness, calories and reps run on either SenseKit or the built-in pose models: ``--model pose``
+picks the built-in ones; without ``--model`` SenseKit runs when its files are found, else pose.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ class Family(Protocol):
     name: str
 
     def serves(self, request: Request) -> bool:
-        """Whether the request is this family's (from the request alone: no files read)."""
+        """Whether the request is this family's (cheap: at most looks files up)."""
         ...
 
     def locate(self, request: Request) -> Located:
@@ -229,15 +232,25 @@ class ClassifierFamily:
 # The built-in landmark models: MediaPipe's pose and hand networks, shipped with rtnet.
 
 
+# The apps that also run on the built-in pose models (exercise engine: rtnet.exercises).
+POSE_APPS = ("fitness", "calories", "reps")
+POSE_MODEL = "pose"  # the ``--model`` that picks them
+
+
 @dataclass(frozen=True)
 class LandmarkTracking:
     hands: bool
     mirrored: bool
+    # For an exercise app (POSE_APPS), why the pose models run: the network then tracks every
+    # frame of a step and hands the step's landmarks on (rtnet.tracking.PoseSteps).
+    exercises_why: str | None = None
 
     @property
     def reason(self) -> str:
         from rtnet.models.landmarks import MEDIAPIPE_VERSION
 
+        if self.exercises_why is not None:
+            return f"model: pose (built-in) - {self.exercises_why}"
         what = "pose and hand landmarks" if self.hands else "pose landmarks"
         return f"model: {what} (built in, MediaPipe {MEDIAPIPE_VERSION})"
 
@@ -260,30 +273,68 @@ class LandmarkTracking:
         return build_landmark_model("pose_landmarks", precision=precision, device=device)
 
     def build(self, device: str, precision: Precision) -> AnyNetwork:
-        from rtnet.tracking import Tracking
+        from rtnet.tracking import PoseSteps, Tracking
 
         if device != "cpu":
             raise ConfigError("the landmark trackers run on the CPU: leave out --device")
-        return Tracking(hands=self.hands, mirrored=self.mirrored, precision=precision)
+        tracking = Tracking(hands=self.hands, mirrored=self.mirrored, precision=precision)
+        return tracking if self.exercises_why is None else PoseSteps(tracking)
 
 
 class LandmarkFamily:
     name = "built-in landmarks"
 
     def serves(self, request: Request) -> bool:
-        return request.classifier is None and request.app == "pose"
+        if request.classifier is not None:
+            return False
+        return request.app == "pose" or request.model == POSE_MODEL or _no_sensekit(request)
 
     def locate(self, request: Request) -> LandmarkTracking:
         from rtnet.models.landmarks import LANDMARK_MODELS, weights_path
 
-        wanted = [n for n in LANDMARK_MODELS if request.hands or not n.startswith(("palm", "hand"))]
+        why = None
+        hands = request.hands
+        if request.app != "pose":
+            if request.app not in POSE_APPS:
+                raise ConfigError(
+                    f"{request.app} on --model pose is not built yet: it runs on the SenseKit "
+                    "weights (--model efficientnet or mobilenet, see rtnet weights)"
+                )
+            if request.version is not None:
+                raise ConfigError(f"--version {request.version} is for the SenseKit models only")
+            hands = False  # the exercise engine takes the body only
+            why = (
+                "--model pose"
+                if request.model == POSE_MODEL
+                else "SenseKit weights not found, see rtnet weights"
+            )
+        wanted = [n for n in LANDMARK_MODELS if hands or not n.startswith(("palm", "hand"))]
         for name in wanted:
             if not weights_path(name).is_file():
                 raise WeightsError(
                     f"the built-in {name} weights are missing from the installed package "
                     f"({weights_path(name)}): reinstall rtnet"
                 )
-        return LandmarkTracking(request.hands, request.mirrored)
+        return LandmarkTracking(hands, request.mirrored, why)
+
+
+def _no_sensekit(request: Request) -> bool:
+    """An app that runs on pose too, with no model or version asked for, whose SenseKit files
+    are not found (looked up only: cheap)."""
+    from rtnet.weights import select_model
+
+    if request.app not in POSE_APPS or request.model is not None or request.version is not None:
+        return False
+    try:
+        select_model(request.app, weights_dir=request.weights_dir)  # type: ignore[arg-type]
+    except WeightsError:
+        return True
+    return False
+
+
+def runs_on_pose(located: Located) -> bool:
+    """Whether a SenseKit app runs on the built-in pose models (its spec's ``on_pose`` variant)."""
+    return isinstance(located, LandmarkTracking) and located.exercises_why is not None
 
 
 # The families, in the order they are asked; a new family is one more entry here.

@@ -63,7 +63,9 @@ def build_parser() -> ArgumentParser:
         app = commands.add_parser(
             spec.name, parents=[common], help=spec.help, description=spec.help
         )
-        add_run_options(app, profile=spec.uses_profile, tracking=spec.tracking)
+        add_run_options(
+            app, profile=spec.uses_profile, tracking=spec.tracking, pose_model=not spec.tracking
+        )
         app.set_defaults(handler=run_app, app=spec.name)
     # Custom classifiers: record clips, train on them, run the result like any app.
     from rtnet import record

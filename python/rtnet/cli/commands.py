@@ -57,7 +57,7 @@ def run_app(args: argparse.Namespace, console: Console) -> int:
     from rtnet.cli.training import classifier_run
     from rtnet.engine import Engine
     from rtnet.labels import load_labels
-    from rtnet.resolve import check_precision
+    from rtnet.resolve import check_precision, runs_on_pose
     from rtnet.sinks.base import Sink
     from rtnet.sinks.jsonl import JsonlSink
     from rtnet.sinks.terminal import TerminalSink
@@ -99,6 +99,8 @@ def run_app(args: argparse.Namespace, console: Console) -> int:
         located = _locate_network(args, classifier.checkpoint if classifier else None)
         check_precision(located, args.precision)
         log.info("%s", located.reason)
+        if runs_on_pose(located):
+            spec = spec.on_pose()
         if not args.no_window:
             sinks.append(WindowSink(title))
         if not args.quiet:

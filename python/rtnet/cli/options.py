@@ -56,10 +56,15 @@ def setup_torch(device: str = "cpu", threads: int | None = None) -> None:
 
 
 def add_run_options(
-    parser: argparse.ArgumentParser, *, profile: bool, tracking: bool = False
+    parser: argparse.ArgumentParser,
+    *,
+    profile: bool,
+    tracking: bool = False,
+    pose_model: bool = False,
 ) -> None:
     """The options every app takes; ``tracking`` apps run the built-in landmark models, so they
-    take ``--hands`` instead of the SenseKit weights' options."""
+    take ``--hands`` instead of the SenseKit weights' options. ``pose_model``: ``--model pose``
+    is offered (the built-in pose models, see rtnet.resolve)."""
     source = parser.add_argument_group("input")
     choice = source.add_mutually_exclusive_group()
     choice.add_argument("--path-in", metavar="FILE", help="read a video file instead of a camera")
@@ -111,7 +116,13 @@ def add_run_options(
         model.add_argument(
             "--weights-dir", metavar="DIR", help="folder holding the SenseKit weights"
         )
-        model.add_argument("--model", choices=("efficientnet", "mobilenet"), help="backbone to use")
+        models = ("efficientnet", "mobilenet") + (("pose",) if pose_model else ())
+        model.add_argument(
+            "--model",
+            choices=models,
+            help="backbone to use"
+            + (" (pose: the built-in pose models, no weights needed)" if pose_model else ""),
+        )
         model.add_argument("--version", choices=("pro", "lite"), help="weights version to use")
     model.add_argument(
         "--device",

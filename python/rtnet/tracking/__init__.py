@@ -6,13 +6,15 @@ from __future__ import annotations
 from rtnet.tracking.hands import HandResult, HandTracker
 from rtnet.tracking.pose import PoseResult, PoseTracker
 from rtnet.tracking.roi import Rect
-from rtnet.tracking.stream import FrameTracks, Tracking
+from rtnet.tracking.stream import FrameTracks, PoseStep, PoseSteps, Tracking
 
 __all__ = [
     "FrameTracks",
     "HandResult",
     "HandTracker",
     "PoseResult",
+    "PoseStep",
+    "PoseSteps",
     "PoseTracker",
     "Rect",
     "Tracking",

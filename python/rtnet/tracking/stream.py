@@ -3,8 +3,9 @@ frames in, one ``FrameTracks`` out, with the JSONL object `rtnet pose --jsonl` w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -83,3 +84,44 @@ class Tracking:
         pose = self.pose.process(frame, time)
         hands = self.hands.process(frame, time) if self.hands is not None else []
         return FrameTracks(index, time, pose, hands)
+
+
+@dataclass(frozen=True)
+class PoseStep:
+    """One model step of tracked frames: what the exercise engine takes."""
+
+    landmarks: npt.NDArray[np.float32]  # (T, 33, 5) x, y, z, visibility, presence; NaN: no pose
+    times: npt.NDArray[np.float64]  # (T,) stream seconds at the end of each frame
+    aspect: float  # frame width / height (x and y are normalised to them)
+    tracks: list[FrameTracks]
+
+
+class FrameTracker(Protocol):
+    """What ``PoseSteps`` runs on each frame: ``Tracking``, or a test's scripted landmarks."""
+
+    def reset(self) -> None: ...
+
+    def __call__(self, frame: npt.NDArray[np.uint8], index: int) -> FrameTracks: ...
+
+
+class PoseSteps:
+    """``Tracking`` run on every frame of a step (the engine hands it the step's raw frames), its
+    landmarks stacked for the exercise apps (fitness, calories, reps on the built-in models)."""
+
+    takes_frames = True
+
+    def __init__(self, tracking: FrameTracker) -> None:
+        self.tracking = tracking
+
+    def reset(self) -> None:
+        self.tracking.reset()
+
+    def __call__(self, frames: Sequence[npt.NDArray[np.uint8]], indices: Sequence[int]) -> PoseStep:
+        tracks = [self.tracking(frame, index) for frame, index in zip(frames, indices, strict=True)]
+        landmarks = np.full((len(tracks), 33, 5), np.nan, np.float32)
+        for row, frame_tracks in zip(landmarks, tracks, strict=True):
+            if frame_tracks.pose is not None:
+                row[:] = frame_tracks.pose.landmarks
+        height, width = frames[0].shape[:2]
+        times = np.array([t.time for t in tracks], np.float64)
+        return PoseStep(landmarks, times, width / height, tracks)
