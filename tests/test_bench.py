@@ -145,8 +145,9 @@ def test_bench_pose_against_litert(tflite_dir: Path, capsys: pytest.CaptureFixtu
     assert all(t["torch_ms"] > 0 and t["litert_ms"] > 0 for t in pose["timings"])
     assert pose["litert"].startswith("LiteRT XNNPACK")
     runs = report["pose_e2e"]
-    assert [r["app"] for r in runs] == ["pose --no-hands", "pose"]
-    assert all(r["error"] is None and r["steps"] == 8 for r in runs)  # one line per frame
+    assert [r["app"] for r in runs] == ["pose --no-hands", "pose", "fitness --model pose"]
+    assert all(r["error"] is None for r in runs)
+    assert [r["steps"] for r in runs] == [8, 8, 2]  # pose: a line per frame; fitness: per step
 
 
 def test_bench_pose_says_why_litert_is_not_measured() -> None:

@@ -145,6 +145,8 @@ def measure(args: argparse.Namespace, scratch: Path) -> BenchReport:
         report.pose = bench_pose_networks(Path(args.tflite) if args.tflite else None)
         trackers = [E2ESpec("pose", BUILT_IN, "fp32", options=("--no-hands",))]
         trackers.append(E2ESpec("pose", BUILT_IN, "fp32"))
+        # The fitness app on the trackers: exercises, reps and calories without SenseKit.
+        trackers.append(E2ESpec("fitness", BUILT_IN, "fp32", options=("--model", "pose")))
         report.pose_e2e = bench_e2e(None, video, trackers, args.threads, scratch)
     report.peak_rss_mb = peak_rss_mb()
     return report

@@ -132,7 +132,8 @@ def timed_run(run: E2ESpec, command: list[str]) -> E2ERun:
     if child.returncode != 0:
         error = message[-1] if message else f"exit status {child.returncode}"
     elif len(stamps) >= 2:
-        frames = 1 if run.model == BUILT_IN else STEP_FRAMES  # pose: one JSONL line per frame
+        # `rtnet pose` writes a JSONL line per frame, the other apps one per step.
+        frames = 1 if run.app == "pose" else STEP_FRAMES
         fps = frames * (len(stamps) - 1) / (stamps[-1] - stamps[0])
     return E2ERun(
         " ".join((run.app, *run.options)),
