@@ -428,7 +428,9 @@ def test_report_lists_every_file_with_its_status(standin_weights_dir: Path, tmp_
     console = Console(record=True, width=400)
     print_report(root, console=console, check=False)
     text = console.export_text()
-    assert "no complete model" in text and "not checked" in text
+    # Without its SenseKit files, reps falls back to the built-in pose models.
+    reps = next(line for line in text.splitlines() if line.lstrip().startswith("reps "))
+    assert "pose (built-in; no SenseKit model found)" in reps and "not checked" in text
 
 
 # --- install -------------------------------------------------------------------------------
@@ -726,3 +728,21 @@ def test_report_is_readable_at_80_columns(standin_weights_dir: Path, tmp_path: P
     assert re.search(r"^ ?lite0 +ImageNet EfficientNet-Lite0 ", text, re.MULTILINE)
     assert re.search(r"^ ?fitness +mobilenet pro \(does not load:", text, re.MULTILINE)
     assert re.search(r" no: not a +\n", text)  # the problem wraps at words
+
+
+def test_rtnet_weights_lists_the_built_in_landmark_models(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from rtnet.weights import print_report
+
+    console = Console(record=True, width=300)
+    print_report(tmp_path, console=console)  # no SenseKit weights in tmp_path
+    text = console.export_text()
+    assert "Built-in landmark models" in text
+    for name in ("pose_detector", "pose_landmarks", "palm_detector", "hand_landmarks"):
+        row = next(line for line in text.splitlines() if line.lstrip().startswith(name))
+        assert "MediaPipe 0.10.14" in row and "found" in row and row.rstrip().endswith("yes")
+    # Without SenseKit files the exercise apps run on the built-in pose models; gestures cannot.
+    fitness = next(line for line in text.splitlines() if line.lstrip().startswith("fitness "))
+    gestures = next(line for line in text.splitlines() if line.lstrip().startswith("gestures "))
+    assert "pose (built-in" in fitness and "no complete model" in gestures

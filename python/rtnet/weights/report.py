@@ -81,7 +81,7 @@ def print_report(
     weights_dir: str | Path | None = None, console: Console | None = None, check: bool = True
 ) -> None:
     """`rtnet weights`: a table of every model/version/file, then the model each task would use,
-    then the built-in backbone."""
+    then the built-in landmark models and backbone."""
     from rich.console import Console
 
     from rtnet.models.lite0 import lite0_status
@@ -92,6 +92,7 @@ def print_report(
     rows = weights_report(weights_dir, check=check)
     out.print(files_table(rows, check))
     out.print(tasks_table(rows, weights_dir))
+    out.print(landmarks_table(check))
     out.print(lite0_table(lite0_status(check), check))
 
 
@@ -152,11 +153,53 @@ def tasks_table(rows: list[FileStatus], weights_dir: str | Path | None) -> Table
         try:
             chosen = select_model(task, weights_dir=weights_dir)
         except WeightsError:
-            table.add_row(task, "[red]no complete model[/]")
+            from rtnet.resolve import POSE_APPS
+
+            if task in POSE_APPS:  # the apps fall back to the built-in pose models
+                table.add_row(task, "pose (built-in; no SenseKit model found)")
+            else:
+                table.add_row(task, "[red]no complete model[/]")
             continue
         failing = [str(p) for p in (chosen.backbone, *chosen.heads.values()) if p in broken]
         note = f" [red](does not load: {', '.join(failing)})[/]" if failing else ""
         table.add_row(task, chosen.label + note)
+    return table
+
+
+def landmarks_table(check: bool) -> Table:
+    """The built-in landmark models (rtnet pose; fitness, calories, reps on --model pose): they
+    ship inside the package; say where from, and whether each file loads."""
+    from rtnet.errors import WeightsError
+    from rtnet.models.landmarks import (
+        LANDMARK_MODELS,
+        MEDIAPIPE_VERSION,
+        load_weights,
+        weights_path,
+    )
+
+    table = _table(
+        "Built-in landmark models (rtnet pose; fitness, calories, reps on --model pose)",
+        "model",
+        "source",
+        "status, path",
+        "loads",
+        fold=("source", "status, path", "loads"),
+    )
+    for name, model in LANDMARK_MODELS.items():
+        path = weights_path(name)
+        size = path.stat().st_size if path.is_file() else None
+        problem = None if path.is_file() else "missing: reinstall rtnet"
+        if problem is None and check:
+            try:
+                load_weights(model.network(), path)
+            except WeightsError as err:
+                problem = str(err)
+        table.add_row(
+            name,
+            f"MediaPipe {MEDIAPIPE_VERSION}, {Path(model.tflite).name} (Apache-2.0)",
+            _where(path if size is not None else None, size),
+            _verdict(problem, check) if size is not None else f"[red]{problem}[/]",
+        )
     return table
 
 
