@@ -63,7 +63,12 @@ def test_summary_time_per_class_equals_the_jsonl_top_counts(
     }
     for label, seconds in total.items():
         assert rows[label] == f"{_clock(seconds)}  ({_clock(shown.get(label, 0.0))} shown)", err
-    classes = [key for key in rows if key not in {"source", "duration", "frames", "calories"}]
+    # The model row says which network ran and why, as the first stderr line does.
+    assert rows["model"] == "mobilenet pro (SenseKit, --weights-dir)", rows["model"]
+    assert f"model: {rows['model']}" in err.splitlines()[0]
+    other = {"source", "model", "duration", "frames", "calories"}
+    classes = [key for key in rows if key not in other]
     assert sorted(classes) == sorted(total)
-    assert "time per class: steps with it as JSONL `top`" in err
-    assert "smoothed probability >= 0.5 (display threshold)" in err
+    words = " ".join(err.split())  # the caption wraps at the table's width
+    assert "time per class: steps with it as JSONL `top`" in words
+    assert "smoothed probability >= 0.5 (display threshold)" in words

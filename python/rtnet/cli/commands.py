@@ -104,7 +104,7 @@ def run_app(args: argparse.Namespace, console: Console) -> int:
         if not args.no_window:
             sinks.append(WindowSink(title))
         if not args.quiet:
-            sinks.append(TerminalSink(title, console))
+            sinks.append(TerminalSink(title, console, model=located.reason))
         if history is not None:
             sinks.append(history)
         if source is None:

@@ -32,9 +32,12 @@ def _clock(seconds: float) -> str:
 class TerminalSink(Sink):
     """Shows results as they come; on a non-interactive stream only events and the summary."""
 
-    def __init__(self, title: str, console: Console) -> None:
+    def __init__(self, title: str, console: Console, model: str | None = None) -> None:
         self.title = title
         self.console = console
+        # Which model runs and why ("model: pose (built-in) - SenseKit weights not found, ..."):
+        # under the live panel and in the summary, where a user looks when results surprise.
+        self.model = model
         self._live: Live | None = None
         self._progress: Progress | None = None
         self._task: TaskID | None = None
@@ -106,7 +109,13 @@ class TerminalSink(Sink):
             rows.append("[dim]waiting for the first clip...[/]")
         if stats is not None:
             rows.append(f"[dim]{stats.status_line()}[/]")
-        panel = Panel(Group(*rows), title=self.title, border_style="blue")
+        panel = Panel(
+            Group(*rows),
+            title=self.title,
+            subtitle=f"[dim]{self.model}[/]" if self.model else None,
+            subtitle_align="left",
+            border_style="blue",
+        )
         return Group(panel, self._progress) if self._progress is not None else panel
 
     def close(self, summary: Summary, stats: RunStats) -> None:
@@ -114,10 +123,10 @@ class TerminalSink(Sink):
         if self._live is not None:
             self._live.stop()
             self._live = None
-        self.console.print(summary_table(summary, stats, self.title))
+        self.console.print(summary_table(summary, stats, self.title, self.model))
 
 
-def summary_table(summary: Summary, stats: RunStats, title: str) -> Table:
+def summary_table(summary: Summary, stats: RunStats, title: str, model: str | None = None) -> Table:
     table = Table(
         title=f"{title}: summary" + (" (interrupted)" if stats.interrupted else ""),
         show_header=False,
@@ -126,6 +135,8 @@ def summary_table(summary: Summary, stats: RunStats, title: str) -> Table:
     table.add_column(style="bold")
     table.add_column()
     table.add_row("source", stats.source)
+    if model:
+        table.add_row("model", model.removeprefix("model: "))
     table.add_row("duration", f"{_clock(summary.duration)} of video in {_clock(stats.wall_s)}")
     table.add_row("frames", f"{stats.ticks} at 16 fps, {stats.steps} model steps")
     if stats.live:
