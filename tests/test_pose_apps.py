@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from engine_helpers import assert_one_line_error, run_rtnet, write_lossless
+from engine_helpers import assert_one_line_error, read_video, run_rtnet, write_lossless
 from rtnet import CalorieAccumulator
 from rtnet.apps import APPS, CALORIES, FITNESS, REPS, App, AppSpec, Profile, Summary
 from rtnet.engine import Engine
@@ -177,10 +177,10 @@ def person_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_fitness_on_pose_runs_end_to_end(person_video: Path, tmp_path: Path) -> None:
-    jsonl = tmp_path / "fitness.jsonl"
+    jsonl, out = tmp_path / "fitness.jsonl", tmp_path / "fitness.mkv"
     result = run_rtnet(
         "fitness", "--model", "pose", "--path-in", str(person_video), "--no-window",
-        "--jsonl", str(jsonl),
+        "--jsonl", str(jsonl), "--path-out", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "model: pose (built-in) - --model pose" in result.stderr.splitlines()[0]
@@ -189,6 +189,16 @@ def test_fitness_on_pose_runs_end_to_end(person_video: Path, tmp_path: Path) -> 
         list(r) == ["step", "time", "probs", "top", "met", "calories"] for r in records
     )
     assert all(len(r["probs"]) == 13 and r["met"] > 0 for r in records)
+    # The skeleton is drawn on each frame the person was tracked in, not on the empty frames
+    # (test_pose_cli checks the same drawing frame by frame against the tracker's JSONL).
+    frames, written = read_video(person_video), read_video(out)
+    assert len(written) == len(frames)
+    top = written[0].shape[0] - frames[0].shape[0]  # the overlay's text band
+    pairs = zip(written, frames, strict=True)
+    drawn = [np.abs(w[top:].astype(int) - f).max() > 100 for w, f in pairs]
+    empty = [f.max() == f.min() for f in frames]
+    assert any(empty) and not any(d for d, e in zip(drawn, empty, strict=True) if e)
+    assert sum(drawn) >= len(frames) - sum(empty) - 2  # re-detection may miss a frame or two
 
 
 @pytest.mark.slow

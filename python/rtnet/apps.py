@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import ModuleType
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -77,8 +78,9 @@ class StepResult:
     counts: dict[str, int] | None = None
     met: float | None = None  # the step's MET, from the MET head or the exercise engine
     exercise: Any = None  # the exercise engine's ``ExerciseState`` (apps on pose)
-    # Draws what the step found (a skeleton) onto a copy of its frame, before the overlay text.
-    annotate: Callable[[np.ndarray], None] | None = None
+    # Draws what the step found (a skeleton) onto a copy of frame ``index`` (a tick), before
+    # the overlay text.
+    annotate: Callable[[np.ndarray, int], None] | None = None
 
 
 class PostProcessor(Protocol):
@@ -209,8 +211,10 @@ class Exercises:
     def __init__(self, *, classes: bool, display_threshold: float | None) -> None:
         # Imported when such an app runs: building the CLI's parser stays light.
         from rtnet.exercises import ExerciseEngine
+        from rtnet.tracking import draw
 
         self._new_engine = ExerciseEngine
+        self._draw = draw
         self.classes = classes
         self.display_threshold = display_threshold
         self._engine: ExerciseEngine | None = None
@@ -235,6 +239,7 @@ class Exercises:
                 else:
                     result.headline = "..."
         result.lines.append(f"seen: {state.visibility}")
+        result.annotate = _skeletons(outputs.tracks, self._draw)
 
     def reset(self) -> None:
         self._engine = None
@@ -289,6 +294,23 @@ class GestureEvents:
         self._held_until = 0.0
 
 
+def _skeletons(tracks: Sequence[Any], draw: ModuleType) -> Callable[[np.ndarray, int], None]:
+    """Draws the pose and hands tracked in each frame of a step (``FrameTracks``) on that frame.
+
+    A live display draws a newer frame than the step's last: it gets the last one's skeleton."""
+    by_frame = {frame_tracks.frame: frame_tracks for frame_tracks in tracks}
+
+    def annotate(frame: np.ndarray, index: int) -> None:
+        found = by_frame.get(index, tracks[-1] if tracks else None)
+        if found is None:
+            return
+        if found.pose is not None:
+            draw.draw_pose(frame, found.pose)
+        draw.draw_hands(frame, found.hands)
+
+    return annotate
+
+
 class Tracks:
     """Tracked pose and hands of one frame (``rtnet.tracking.FrameTracks``): the JSONL ``pose``
     and ``hands``, a one-line description, the skeleton drawn on the frame, and how many frames
@@ -314,12 +336,7 @@ class Tracks:
         self._counts["frames with hands"] += bool(tracks.hands)
         result.counts = dict(self._counts)
 
-        def annotate(frame: np.ndarray) -> None:
-            if tracks.pose is not None:
-                draw.draw_pose(frame, tracks.pose)
-            draw.draw_hands(frame, tracks.hands)
-
-        result.annotate = annotate
+        result.annotate = _skeletons([tracks], draw)
 
     def reset(self) -> None:
         self._counts = dict.fromkeys(self._counts, 0)

@@ -378,7 +378,7 @@ class _DisplayState:
             banner = result.banner
             if result.annotate is not None:
                 image = image.copy()  # the source's frame stays as it was read
-                result.annotate(image)
+                result.annotate(image, tick.index)
         view = OverlayView(
             title=self.engine.title, lines=lines, status=self.stats.status_line(), banner=banner
         )
