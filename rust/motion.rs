@@ -1,12 +1,16 @@
-//! Exercise signals and rep state machines over pose landmark sequences.
+//! Exercise and gesture signals and phase state machines over landmark sequences.
 //!
 //! A `MotionModel` turns each frame of 33 pose landmarks (MediaPipe BlazePose order: x, y
-//! normalised to the frame, z, visibility, presence) into named signals in a body frame
+//! normalised to the frame, z, visibility, presence), optionally followed by 21 landmarks of
+//! each hand (MediaPipe hand order, left hand first), into named signals in a body frame
 //! (origin at the hip centre, y up, unit = torso length, so distance and body size drop out),
 //! then drives one `PhaseMachine` per exercise: a cycle of phases, each entered when its
 //! conditions hold for a minimum time, one rep per completed cycle. It also keeps, per
 //! exercise, how well the recent frames match its posture and how many phase changes the
 //! recent window saw: the evidence that recognition scores are built from.
+//!
+//! Gestures use the same machinery: a phase sequence done within a time limit (a swipe, a
+//! nod) instead of a repeated cycle, and postures that need every signal seen.
 //!
 //! The definitions (which signals, which thresholds) are data, given by the caller.
 
@@ -14,9 +18,19 @@ use std::collections::VecDeque;
 
 use crate::error::ArgumentError;
 
-pub const NUM_LANDMARKS: usize = 33;
+/// Pose landmarks per frame (BlazePose).
+pub const POSE_LANDMARKS: usize = 33;
+/// Landmarks per hand (MediaPipe hands).
+pub const HAND_LANDMARKS: usize = 21;
+/// Index of the left hand's first landmark; the right hand's follow it.
+pub const LEFT_HAND: usize = POSE_LANDMARKS;
+pub const RIGHT_HAND: usize = POSE_LANDMARKS + HAND_LANDMARKS;
+/// Every point a measure may use: the pose, then the left and the right hand.
+pub const NUM_LANDMARKS: usize = POSE_LANDMARKS + 2 * HAND_LANDMARKS;
 /// x, y, z, visibility, presence.
 pub const LANDMARK_FIELDS: usize = 5;
+const LEFT_WRIST: usize = 15;
+const RIGHT_WRIST: usize = 16;
 const LEFT_SHOULDER: usize = 11;
 const RIGHT_SHOULDER: usize = 12;
 const LEFT_HIP: usize = 23;
@@ -26,7 +40,7 @@ pub const MAX_SIGNALS: usize = 512;
 pub const MAX_EXERCISES: usize = 256;
 pub const MAX_CONDITIONS: usize = 32;
 pub const MAX_PHASES: usize = 16;
-pub const MAX_POINTS: usize = 33;
+pub const MAX_POINTS: usize = NUM_LANDMARKS;
 /// Window lengths above this many seconds are refused (the windows hold every frame).
 pub const MAX_WINDOW_S: f64 = 60.0;
 /// How fast the torso-length estimate follows the body (s): a person does not change size, but
@@ -36,6 +50,10 @@ const SCALE_TAU_S: f64 = 1.0;
 const MOTION_LAG_S: f64 = 0.5;
 /// Shortest span of frames motion is measured over.
 const MIN_MOTION_LAG_S: f64 = 0.2;
+/// A strict posture may go unseen on some frames of its window (a hand the tracker dropped for
+/// a frame): it is averaged over the frames it was seen on, or over this fraction of the window
+/// if more, unseen frames counting as not matching.
+const STRICT_MIN_SEEN: f64 = 0.7;
 
 /// A point of the skeleton: the mean of one or more landmarks.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +64,9 @@ pub enum Axis {
     X,
     Y,
     Z,
+    /// Horizontal, from the right shoulder to the left: the person's left whatever the view
+    /// angle (a hand in front of the body does not pass for one at its side).
+    Lateral,
 }
 
 /// What one side of a signal measures, in the body frame.
@@ -63,6 +84,12 @@ pub enum Measure {
     /// Mean speed of the points in the body frame's x-y plane over the last half second, torso
     /// lengths per second.
     Motion(Vec<Point>),
+    /// The `axis` component of the unit vector from the first point to the second, in [-1, 1]:
+    /// which way a finger or a limb points, whatever its length.
+    Direction(Point, Point, Axis),
+    /// Distance between the first two points over that between the last two: a scale-free
+    /// shape measure (a finger's reach from the wrist over its knuckle's: extended or curled).
+    Ratio(Point, Point, Point, Point),
 }
 
 /// How the left and right measures make one value.
@@ -131,6 +158,9 @@ pub struct SignalSpec {
     pub hysteresis: f64,
     /// Width of the soft threshold used for recognition scores (signal units).
     pub softness: f64,
+    /// Time constant (s) of a slow average taken off the value (0 = none): oscillations about
+    /// wherever the value rests, for nods and head shakes whatever the view angle.
+    pub highpass: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -180,6 +210,36 @@ pub struct Phase {
     pub max_duration: f64,
 }
 
+/// How a phase machine runs through its phases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cycle {
+    /// Starts at the first phase; one rep on each return to it after all the others.
+    Closed,
+    /// Sides alternate: starts at any phase; one rep once every phase was entered.
+    Alternating,
+    /// Starts at the first phase; one event when the last is entered (a swipe).
+    Sequence,
+    /// Starts at any phase; one event once every phase was entered (back-and-forth swings
+    /// that may start either way: a wave, a head shake).
+    Swings,
+}
+
+impl Cycle {
+    pub fn parse(name: &str) -> Result<Self, ArgumentError> {
+        Ok(match name {
+            "closed" => Self::Closed,
+            "alternating" => Self::Alternating,
+            "sequence" => Self::Sequence,
+            "swings" => Self::Swings,
+            other => {
+                return Err(ArgumentError::new(format!(
+                    "cycle must be closed, alternating, sequence or swings; got {other:?}"
+                )))
+            }
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExerciseSpec {
     /// Conditions every frame of the exercise should meet (soft, for recognition).
@@ -188,8 +248,14 @@ pub struct ExerciseSpec {
     pub phases: Vec<Phase>,
     /// Seconds of recent frames the evidence covers.
     pub window: f64,
-    /// The cycle alternates sides: it may start at any phase (see PhaseMachine).
-    pub alternating: bool,
+    pub cycle: Cycle,
+    /// Longest time (s) from the last frame the current phase held to the next phase's start;
+    /// beyond it the cycle in progress is dropped (a swipe is fast, a hand drifting is not).
+    pub within: f64,
+    /// Every posture condition must be seen: a frame with one unknown is unknown, and the
+    /// posture's mean counts unknown frames beyond 30% of the window as not matching (a
+    /// gesture's hand shape cannot be guessed), where exercises skip hidden guards.
+    pub strict: bool,
 }
 
 /// Whether a phase's conditions hold: one known condition fails (Some(false)); all known ones
@@ -212,17 +278,17 @@ fn all_hold(
 }
 
 /// The general rep counter: a cycle of phases; one rep each time the cycle returns to its first
-/// phase after passing through all the others in order.
+/// phase after passing through all the others in order (see `Cycle` for the other orders).
 ///
 /// The next phase is entered once its conditions have held for its `min_duration` and the
 /// current phase has been left, i.e. its conditions failed by more than the signals'
-/// hysteresis. A phase held past its `max_duration` drops the cycle in progress.
+/// hysteresis. A phase held past its `max_duration`, or a next phase not reached `within`
+/// seconds of the current one last holding, drops the cycle in progress.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhaseMachine {
     phases: Vec<Phase>,
-    /// Alternating cycles (left, right) may start at any phase and count once every phase has
-    /// been entered; others start at the first phase and count on the return to it.
-    alternating: bool,
+    cycle: Cycle,
+    within: f64,
     current: Option<usize>,
     /// Phases entered since the cycle started.
     visited: usize,
@@ -230,6 +296,8 @@ pub struct PhaseMachine {
     left_current: bool,
     /// Stream time the current phase was entered.
     entered_at: f64,
+    /// Last stream time the current phase's conditions held (with hysteresis).
+    held_at: f64,
     /// The phase about to be entered and since when its conditions hold.
     candidate: Option<(usize, f64)>,
     reps: u64,
@@ -239,14 +307,16 @@ pub struct PhaseMachine {
 }
 
 impl PhaseMachine {
-    pub fn new(phases: Vec<Phase>, alternating: bool) -> Self {
+    pub fn new(phases: Vec<Phase>, cycle: Cycle, within: f64) -> Self {
         Self {
             phases,
-            alternating,
+            cycle,
+            within,
             current: None,
             visited: 0,
             left_current: true,
             entered_at: 0.0,
+            held_at: 0.0,
             candidate: None,
             reps: 0,
             transitions: VecDeque::new(),
@@ -263,7 +333,14 @@ impl PhaseMachine {
     }
 
     pub fn reset(&mut self) {
-        *self = Self::new(std::mem::take(&mut self.phases), self.alternating);
+        *self = Self::new(std::mem::take(&mut self.phases), self.cycle, self.within);
+    }
+
+    fn drop_cycle(&mut self) {
+        self.current = None;
+        self.candidate = None;
+        self.left_current = true;
+        self.visited = 0;
     }
 
     /// Advances on one frame of signal values at stream time `t`.
@@ -273,15 +350,15 @@ impl PhaseMachine {
         }
         if let Some(i) = self.current {
             let phase = &self.phases[i];
-            if !self.left_current
-                && all_hold(&phase.conditions, values, |s| hysteresis[s]) == Some(false)
-            {
-                self.left_current = true;
+            match all_hold(&phase.conditions, values, |s| hysteresis[s]) {
+                Some(false) => self.left_current = true,
+                _ => self.held_at = t,
             }
-            if t - self.entered_at > phase.max_duration {
-                self.current = None;
-                self.candidate = None;
-                self.left_current = true;
+            let late = |since: f64| since - self.held_at > self.within;
+            if t - self.entered_at > phase.max_duration
+                || (late(t) && self.candidate.is_none_or(|(_, since)| late(since)))
+            {
+                self.drop_cycle();
             }
         }
         if !self.left_current {
@@ -291,7 +368,7 @@ impl PhaseMachine {
         let n = self.phases.len();
         let candidates = match self.current {
             Some(i) => (i + 1) % n..(i + 1) % n + 1,
-            None if self.alternating => 0..n,
+            None if matches!(self.cycle, Cycle::Alternating | Cycle::Swings) => 0..n,
             None => 0..1,
         };
         let mut unknown = false;
@@ -326,19 +403,21 @@ impl PhaseMachine {
         } else {
             1
         };
-        let done = if self.alternating {
-            self.visited == n
-        } else {
-            next == 0 && self.visited > 1
+        let done = match self.cycle {
+            Cycle::Alternating | Cycle::Swings => self.visited == n,
+            Cycle::Closed => next == 0 && self.visited > 1,
+            Cycle::Sequence => next == n - 1 && self.visited == n,
         };
         if done {
             self.reps += 1;
             self.rep_times.push_back(t);
-            self.visited = usize::from(!self.alternating);
+            // A closed cycle's return to the first phase starts the next one.
+            self.visited = usize::from(self.cycle == Cycle::Closed);
         }
         self.current = Some(next);
         self.left_current = false;
         self.entered_at = t;
+        self.held_at = t;
         self.candidate = None;
         self.transitions.push_back(t);
     }
@@ -353,11 +432,54 @@ impl PhaseMachine {
     }
 }
 
+/// Puts each hand on the side of the pose wrist it is at, and its depth on that wrist's.
+///
+/// The hand tracker's handedness and the pose's sides disagree on mirrored frames (the pose
+/// model labels what it sees, the hand tracker is told), and either may be wrong on a frame:
+/// where both pose wrists are seen, the hands go to the nearer ones. A hand's z is relative
+/// to its own wrist; shifted onto the pose wrist's, hand and face points can be compared in 3-D.
+fn attach_hands(raw: &mut [[f64; 3]; NUM_LANDMARKS], seen: &mut [bool; NUM_LANDMARKS]) {
+    let hands = [LEFT_HAND, RIGHT_HAND];
+    let wrists = [LEFT_WRIST, RIGHT_WRIST];
+    let gap = |hand: usize, wrist: usize| -> f64 {
+        if seen[hand] && seen[wrist] {
+            let d = sub(raw[hand], raw[wrist]);
+            (d[0] * d[0] + d[1] * d[1]).sqrt()
+        } else {
+            f64::NAN
+        }
+    };
+    if seen[LEFT_WRIST] && seen[RIGHT_WRIST] {
+        let cost = |a: f64, b: f64| {
+            // A missing hand costs nothing wherever it goes.
+            (if a.is_nan() { 0.0 } else { a }) + (if b.is_nan() { 0.0 } else { b })
+        };
+        let keep = cost(gap(LEFT_HAND, LEFT_WRIST), gap(RIGHT_HAND, RIGHT_WRIST));
+        let swap = cost(gap(LEFT_HAND, RIGHT_WRIST), gap(RIGHT_HAND, LEFT_WRIST));
+        if swap < keep {
+            for k in 0..HAND_LANDMARKS {
+                raw.swap(LEFT_HAND + k, RIGHT_HAND + k);
+                seen.swap(LEFT_HAND + k, RIGHT_HAND + k);
+            }
+        }
+    }
+    for (hand, wrist) in hands.into_iter().zip(wrists) {
+        if seen[hand] && seen[wrist] {
+            let dz = raw[wrist][2] - raw[hand][2];
+            for point in &mut raw[hand..hand + HAND_LANDMARKS] {
+                point[2] += dz;
+            }
+        }
+    }
+}
+
 /// Per-frame landmarks in the body frame.
 #[derive(Clone, Copy)]
 struct BodyFrame {
     /// (x, y, z) per landmark, NaN where not visible.
     points: [[f64; 3]; NUM_LANDMARKS],
+    /// Unit vector of `Axis::Lateral`.
+    lateral: [f64; 3],
 }
 
 impl BodyFrame {
@@ -374,6 +496,15 @@ impl BodyFrame {
         }
         let n = p.0.len() as f64;
         Some([sum[0] / n, sum[1] / n, sum[2] / n])
+    }
+
+    fn component(&self, v: [f64; 3], axis: Axis) -> f64 {
+        match axis {
+            Axis::X => v[0],
+            Axis::Y => v[1],
+            Axis::Z => v[2],
+            Axis::Lateral => v[0] * self.lateral[0] + v[2] * self.lateral[2],
+        }
     }
 }
 
@@ -411,12 +542,7 @@ fn measure(m: &Measure, frame: &BodyFrame, recent: &VecDeque<(BodyFrame, f64)>, 
                 },
                 None => [0.0; 3],
             };
-            let k = match axis {
-                Axis::X => 0,
-                Axis::Y => 1,
-                Axis::Z => 2,
-            };
-            p[k] - o[k]
+            frame.component(sub(p, o), *axis)
         }
         Measure::Distance(p, q) => match (frame.point(p), frame.point(q)) {
             (Some(p), Some(q)) => norm(sub(q, p)),
@@ -427,6 +553,36 @@ fn measure(m: &Measure, frame: &BodyFrame, recent: &VecDeque<(BodyFrame, f64)>, 
             _ => nan,
         },
         Measure::Motion(points) => motion(points, recent, t),
+        Measure::Direction(p, q, axis) => match (frame.point(p), frame.point(q)) {
+            (Some(p), Some(q)) => {
+                let d = sub(q, p);
+                let n = norm(d);
+                if n < 1e-9 {
+                    nan
+                } else {
+                    frame.component(d, *axis) / n
+                }
+            }
+            _ => nan,
+        },
+        Measure::Ratio(a, b, c, d) => {
+            match (
+                frame.point(a),
+                frame.point(b),
+                frame.point(c),
+                frame.point(d),
+            ) {
+                (Some(a), Some(b), Some(c), Some(d)) => {
+                    let below = norm(sub(d, c));
+                    if below < 1e-9 {
+                        nan
+                    } else {
+                        norm(sub(b, a)) / below
+                    }
+                }
+                _ => nan,
+            }
+        }
     }
 }
 
@@ -468,13 +624,21 @@ fn motion(points: &[Point], recent: &VecDeque<(BodyFrame, f64)>, t: f64) -> f64 
     }
 }
 
-/// Where a signal's smoother and differentiator stand.
+/// Where a signal's smoother, high-pass and differentiator stand.
 #[derive(Debug, Clone, Copy)]
 struct SignalState {
     value: f64,
     /// Last smoothed input and its time, for the rate.
     last: Option<(f64, f64)>,
+    /// The high-pass's slow average and when it was last fed.
+    baseline: Option<(f64, f64)>,
 }
+
+const FRESH_SIGNAL: SignalState = SignalState {
+    value: f64::NAN,
+    last: None,
+    baseline: None,
+};
 
 /// Evidence for one exercise over its recent window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -482,7 +646,7 @@ pub struct Evidence {
     /// Mean posture degree over frames where it was known; NaN when never known.
     pub posture: f64,
     /// Phase changes in the window (entries after the first) divided by the number of phases,
-    /// capped at 1 (1 for held exercises).
+    /// capped at 1 (1 for held exercises; for sequences 1 once one was done in the window).
     pub cycle: f64,
     /// Fraction of the window's frames on which all signals of the exercise's phases (of its
     /// posture, when held) were known: whether it can be counted.
@@ -524,6 +688,8 @@ pub struct MotionModel {
     scale: Option<f64>,
     /// Hip centre minus shoulder centre when last both were seen (frame-height units).
     hip_offset: Option<[f64; 3]>,
+    /// The body's left (`Axis::Lateral`) when last both shoulders were seen.
+    lateral: Option<[f64; 3]>,
     /// Recent body frames (up to MOTION_LAG_S old), for Motion.
     recent: VecDeque<(BodyFrame, f64)>,
     last_time: Option<f64>,
@@ -553,6 +719,11 @@ fn check_measure(m: &Measure) -> Result<(), ArgumentError> {
             check_point(p)?;
             check_point(q)
         }
+        Measure::Direction(p, q, _) => {
+            check_point(p)?;
+            check_point(q)
+        }
+        Measure::Ratio(a, b, c, d) => [a, b, c, d].into_iter().try_for_each(check_point),
         Measure::Motion(points) => {
             if points.is_empty() || points.len() > MAX_POINTS {
                 return Err(ArgumentError::new(format!(
@@ -607,11 +778,13 @@ impl MotionModel {
             check_finite("smoothing", s.smoothing, 0.0, MAX_WINDOW_S)?;
             check_finite("hysteresis", s.hysteresis, 0.0, f64::MAX)?;
             check_finite("softness", s.softness, 1e-6, f64::MAX)?;
+            check_finite("highpass", s.highpass, 0.0, MAX_WINDOW_S)?;
         }
         let mut states = Vec::with_capacity(exercises.len());
         let mut max_window: f64 = 0.0;
         for e in exercises {
             check_finite("window", e.window, 1e-3, MAX_WINDOW_S)?;
+            check_finite("within", e.within, 1e-3, f64::INFINITY)?;
             max_window = max_window.max(e.window);
             if e.phases.len() > MAX_PHASES || e.phases.len() == 1 {
                 return Err(ArgumentError::new(format!(
@@ -651,7 +824,7 @@ impl MotionModel {
                 check_finite("max_duration", p.max_duration, 0.0, f64::INFINITY)?;
             }
             states.push(ExerciseState {
-                machine: PhaseMachine::new(e.phases.clone(), e.alternating),
+                machine: PhaseMachine::new(e.phases.clone(), e.cycle, e.within),
                 spec: e,
                 history: VecDeque::new(),
                 signals: used,
@@ -663,16 +836,11 @@ impl MotionModel {
             signals,
             options,
             exercises: states,
-            states: vec![
-                SignalState {
-                    value: f64::NAN,
-                    last: None
-                };
-                n
-            ],
+            states: vec![FRESH_SIGNAL; n],
             values: vec![f64::NAN; n],
             scale: None,
             hip_offset: None,
+            lateral: None,
             recent: VecDeque::new(),
             last_time: None,
             visibility: VecDeque::new(),
@@ -703,15 +871,11 @@ impl MotionModel {
             e.machine.reset();
             e.history.clear();
         }
-        for s in &mut self.states {
-            *s = SignalState {
-                value: f64::NAN,
-                last: None,
-            };
-        }
+        self.states.fill(FRESH_SIGNAL);
         self.values.fill(f64::NAN);
         self.scale = None;
         self.hip_offset = None;
+        self.lateral = None;
         self.recent.clear();
         self.last_time = None;
         self.visibility.clear();
@@ -719,12 +883,15 @@ impl MotionModel {
 
     /// The landmarks of one frame in the body frame, updating the torso scale; None when the
     /// torso is not seen and no scale is known yet.
-    fn body_frame(&mut self, landmarks: &[f64], dt: f64) -> (Option<BodyFrame>, [bool; 33]) {
+    fn body_frame(
+        &mut self,
+        landmarks: &[f64],
+        dt: f64,
+    ) -> (Option<BodyFrame>, [bool; NUM_LANDMARKS]) {
         let o = self.options;
         let mut raw = [[f64::NAN; 3]; NUM_LANDMARKS];
         let mut seen = [false; NUM_LANDMARKS];
-        for i in 0..NUM_LANDMARKS {
-            let l = &landmarks[i * LANDMARK_FIELDS..(i + 1) * LANDMARK_FIELDS];
+        for (i, l) in landmarks.chunks_exact(LANDMARK_FIELDS).enumerate() {
             let finite = l[..3].iter().all(|v| v.is_finite());
             if finite && l[3] >= o.min_visibility && l[4] >= o.min_visibility {
                 seen[i] = true;
@@ -732,6 +899,7 @@ impl MotionModel {
                 raw[i] = [l[0] * o.aspect, -l[1], l[2] * o.aspect * o.depth_weight];
             }
         }
+        attach_hands(&mut raw, &mut seen);
         let mid = |a: usize, b: usize| -> Option<[f64; 3]> {
             (seen[a] && seen[b]).then(|| {
                 [
@@ -768,8 +936,17 @@ impl MotionModel {
             },
             (None, None) => return (None, seen),
         };
+        if seen[LEFT_SHOULDER] && seen[RIGHT_SHOULDER] {
+            let d = sub(raw[LEFT_SHOULDER], raw[RIGHT_SHOULDER]);
+            let n = d[0].hypot(d[2]);
+            if n > 1e-9 {
+                self.lateral = Some([d[0] / n, 0.0, d[2] / n]);
+            }
+        }
         let mut frame = BodyFrame {
             points: [[f64::NAN; 3]; NUM_LANDMARKS],
+            // Until shoulders are seen: a body facing the camera, its left on the image's right.
+            lateral: self.lateral.unwrap_or([1.0, 0.0, 0.0]),
         };
         for i in 0..NUM_LANDMARKS {
             if seen[i] {
@@ -780,14 +957,21 @@ impl MotionModel {
         (Some(frame), seen)
     }
 
-    /// Feeds frames: `landmarks` holds T * 33 * 5 values (NaN rows for frames without a
-    /// person), `times` T increasing stream times in seconds.
+    /// Feeds frames: `landmarks` holds T * 33 * 5 values (the pose; NaN rows for frames
+    /// without a person) or T * 75 * 5 (the pose, then the left and the right hand's 21
+    /// landmarks, NaN for a hand not tracked), `times` T increasing stream times in seconds.
     pub fn update(&mut self, landmarks: &[f64], times: &[f64]) -> Result<(), ArgumentError> {
-        let frame_len = NUM_LANDMARKS * LANDMARK_FIELDS;
+        let pose_len = POSE_LANDMARKS * LANDMARK_FIELDS;
+        let full_len = NUM_LANDMARKS * LANDMARK_FIELDS;
+        let frame_len = if landmarks.len() == times.len() * full_len {
+            full_len
+        } else {
+            pose_len
+        };
         if landmarks.len() != times.len() * frame_len {
             return Err(ArgumentError::new(format!(
-                "landmarks must hold {} values for {} frames, got {}",
-                times.len() * frame_len,
+                "landmarks must hold {pose_len} or {full_len} values per frame for {} frames, \
+                 got {}",
                 times.len(),
                 landmarks.len()
             )));
@@ -846,6 +1030,19 @@ impl MotionModel {
                     _ => raw,
                 };
             }
+            let mut output = value;
+            if spec.highpass > 0.0 && !raw.is_nan() {
+                // The average restarts after a gap as long as its time constant.
+                let base = match state.baseline {
+                    Some((b, bt)) if t - bt < spec.highpass => {
+                        let alpha = 1.0 - (-(t - bt) / spec.highpass).exp();
+                        b + alpha * (value - b)
+                    }
+                    _ => value,
+                };
+                output = value - base;
+                state.baseline = Some((base, t));
+            }
             if raw.is_nan() {
                 state.last = None;
                 state.value = f64::NAN;
@@ -858,20 +1055,26 @@ impl MotionModel {
                 state.value = rate;
             } else {
                 state.last = Some((value, t));
-                state.value = value;
+                state.value = output;
             }
             self.values[i] = state.value;
         }
         for e in &mut self.exercises {
             e.machine.update(&self.values, &self.hysteresis, t);
             let mut degree = f64::INFINITY;
+            let mut unseen = false;
             let known = e.signals.iter().all(|&s| !self.values[s].is_nan());
             for c in &e.spec.posture {
-                if let Some(d) = c.degree(self.values[c.signal], self.signals[c.signal].softness) {
-                    degree = degree.min(d);
+                match c.degree(self.values[c.signal], self.signals[c.signal].softness) {
+                    Some(d) => degree = degree.min(d),
+                    None => unseen = true,
                 }
             }
-            let degree = if degree.is_infinite() {
+            let degree = if e.spec.strict && e.spec.posture.is_empty() {
+                1.0
+            } else if e.spec.strict && unseen {
+                f64::NAN
+            } else if degree.is_infinite() {
                 if e.spec.posture.is_empty() && frame_known(&self.values, &e.signals) {
                     1.0
                 } else {
@@ -903,9 +1106,18 @@ impl MotionModel {
                     known += usize::from(k);
                 }
                 let frames = e.history.len().max(1);
+                // Frames a strict posture was not seen on count against it beyond a few.
+                let n = if e.spec.strict {
+                    n.max((STRICT_MIN_SEEN * e.history.len() as f64).ceil() as usize)
+                } else {
+                    n
+                };
                 let phases = e.spec.phases.len();
                 let cycle = if phases == 0 {
                     1.0
+                } else if matches!(e.spec.cycle, Cycle::Sequence | Cycle::Swings) {
+                    // One whole sequence is the gesture.
+                    (e.machine.rep_times.len() as f64).min(1.0)
                 } else {
                     // The first entry only says where the cycle started.
                     let changes = e.machine.transitions.len().saturating_sub(1);
@@ -923,7 +1135,8 @@ impl MotionModel {
             .collect()
     }
 
-    /// Per landmark, the fraction of frames in the longest window on which it was seen.
+    /// Per landmark (pose, left hand, right hand), the fraction of frames in the longest window
+    /// on which it was seen.
     pub fn landmark_visibility(&self) -> [f64; NUM_LANDMARKS] {
         let mut out = [0.0; NUM_LANDMARKS];
         if self.visibility.is_empty() {
@@ -969,7 +1182,8 @@ mod tests {
                     max_duration,
                 },
             ],
-            false,
+            Cycle::Closed,
+            f64::INFINITY,
         )
     }
 
@@ -1025,7 +1239,8 @@ mod tests {
                     max_duration: f64::INFINITY,
                 },
             ],
-            false,
+            Cycle::Closed,
+            f64::INFINITY,
         );
         run(&mut m, &[155.0; 10], 20.0);
         assert_eq!((m.reps(), m.current()), (0, Some(0)));
@@ -1050,7 +1265,7 @@ mod tests {
             },
         ];
         for sign in [1.0, -1.0] {
-            let mut m = PhaseMachine::new(phases.clone(), true);
+            let mut m = PhaseMachine::new(phases.clone(), Cycle::Alternating, f64::INFINITY);
             let values: Vec<f64> = [0.0, 1.0, 0.0, -1.0, 0.0, 1.0, 0.0, -1.0, 0.0]
                 .iter()
                 .map(|v| v * sign)
@@ -1058,7 +1273,7 @@ mod tests {
             run(&mut m, &values, 0.0);
             assert_eq!(m.reps(), 2, "sign {sign}");
         }
-        let mut closed = PhaseMachine::new(phases, false);
+        let mut closed = PhaseMachine::new(phases, Cycle::Closed, f64::INFINITY);
         run(&mut closed, &[-1.0, 1.0, -1.0, 1.0, -1.0], 0.0);
         assert_eq!(closed.reps(), 1);
     }
@@ -1079,7 +1294,8 @@ mod tests {
                         max_duration: f64::INFINITY,
                     },
                 ],
-                false,
+                Cycle::Closed,
+                f64::INFINITY,
             );
             for (k, v) in [170.0, key, 170.0].into_iter().enumerate() {
                 m.update(&[v, guard], &[0.0, 0.0], k as f64 * 0.1);
@@ -1144,8 +1360,8 @@ mod tests {
 
     fn standing_frame(knee_bend: f64) -> Vec<f64> {
         // A front view: shoulders above hips, legs straight down, knee pushed forward in z.
-        let mut l = vec![0.0; NUM_LANDMARKS * LANDMARK_FIELDS];
-        for i in 0..NUM_LANDMARKS {
+        let mut l = vec![0.0; POSE_LANDMARKS * LANDMARK_FIELDS];
+        for i in 0..POSE_LANDMARKS {
             l[i * 5 + 3] = 0.1;
             l[i * 5 + 4] = 1.0;
         }
@@ -1176,6 +1392,7 @@ mod tests {
             smoothing: 0.0,
             hysteresis: 0.0,
             softness: 5.0,
+            highpass: 0.0,
         }
     }
 
@@ -1239,7 +1456,9 @@ mod tests {
             posture: vec![],
             phases: two_phase(0.0, f64::INFINITY).phases,
             window: 2.0,
-            alternating: false,
+            cycle: Cycle::Closed,
+            within: f64::INFINITY,
+            strict: false,
         };
         let mut model = MotionModel::new(vec![knee_angle_signal()], vec![squat], options).unwrap();
         let bends = [0.0, 0.3, 0.0, 0.3, 0.0];
@@ -1261,20 +1480,24 @@ mod tests {
             depth_weight: 1.0,
         };
         let mut bad = knee_angle_signal();
-        bad.left = Measure::Angle(Point(vec![40]), Point(vec![1]), Point(vec![2]));
+        bad.left = Measure::Angle(Point(vec![80]), Point(vec![1]), Point(vec![2]));
         assert!(MotionModel::new(vec![bad], vec![], options).is_err());
         let one_phase = ExerciseSpec {
             posture: vec![],
             phases: vec![two_phase(0.0, 1.0).phases[0].clone()],
             window: 2.0,
-            alternating: false,
+            cycle: Cycle::Closed,
+            within: f64::INFINITY,
+            strict: false,
         };
         assert!(MotionModel::new(vec![knee_angle_signal()], vec![one_phase], options).is_err());
         let wrong_signal = ExerciseSpec {
             posture: vec![cond(3, true, 1.0)],
             phases: vec![],
             window: 2.0,
-            alternating: false,
+            cycle: Cycle::Closed,
+            within: f64::INFINITY,
+            strict: false,
         };
         assert!(MotionModel::new(vec![knee_angle_signal()], vec![wrong_signal], options).is_err());
         assert!(Combine::parse("sum").is_err());
@@ -1283,5 +1506,270 @@ mod tests {
             ..options
         };
         assert!(MotionModel::new(vec![], vec![], aspect).is_err());
+    }
+
+    fn sequence(within: f64) -> PhaseMachine {
+        // A swipe: the hand right of the body (< -0.3), then left of it (> 0.3).
+        PhaseMachine::new(
+            vec![
+                Phase {
+                    conditions: vec![cond(0, false, -0.3)],
+                    min_duration: 0.0,
+                    max_duration: f64::INFINITY,
+                },
+                Phase {
+                    conditions: vec![cond(0, true, 0.3)],
+                    min_duration: 0.0,
+                    max_duration: f64::INFINITY,
+                },
+            ],
+            Cycle::Sequence,
+            within,
+        )
+    }
+
+    #[test]
+    fn sequences_count_when_done_in_time() {
+        // Rest at the start as long as you like; the crossing itself takes 0.2 s.
+        let mut m = sequence(0.3);
+        run(&mut m, &[-0.5, -0.5, -0.5, -0.5, 0.0, 0.5, 0.5], 0.0);
+        assert_eq!(m.reps(), 1);
+        // The way back is no swipe; a second one is.
+        run(&mut m, &[0.0, -0.5, 0.0, 0.5], 0.0);
+        assert_eq!(m.reps(), 2);
+        // A slow drift across (0.5 s between the two sides) is none.
+        let mut slow = sequence(0.3);
+        run(&mut slow, &[-0.5, -0.2, -0.1, 0.0, 0.1, 0.2, 0.5], 0.0);
+        assert_eq!(slow.reps(), 0);
+        // Starting on the far side does not count.
+        let mut wrong = sequence(0.3);
+        run(&mut wrong, &[0.5, 0.5, 0.5], 0.0);
+        assert_eq!(wrong.reps(), 0);
+    }
+
+    #[test]
+    fn swings_start_either_way_and_must_be_quick() {
+        let side = |above: bool| Phase {
+            conditions: vec![cond(0, above, if above { 0.5 } else { -0.5 })],
+            min_duration: 0.0,
+            max_duration: 0.35,
+        };
+        let swings = || {
+            PhaseMachine::new(
+                vec![side(true), side(false), side(true), side(false)],
+                Cycle::Swings,
+                0.3,
+            )
+        };
+        for sign in [1.0, -1.0] {
+            let mut m = swings();
+            let values: Vec<f64> = [0.0, 1.0, -1.0, 1.0, -1.0, 0.0]
+                .iter()
+                .map(|v| v * sign)
+                .collect();
+            run(&mut m, &values, 0.0);
+            assert_eq!(m.reps(), 1, "sign {sign}");
+        }
+        // Three swings are not enough; slow ones (each side held 0.4 s) are no wave.
+        let mut m = swings();
+        run(&mut m, &[1.0, -1.0, 1.0, 0.0], 0.0);
+        assert_eq!(m.reps(), 0);
+        let mut slow = swings();
+        let values: Vec<f64> = (0..40)
+            .map(|k| if k / 4 % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        run(&mut slow, &values, 0.0);
+        assert_eq!(slow.reps(), 0);
+    }
+
+    fn pose_and_hands() -> Vec<f64> {
+        let mut l = standing_frame(0.0);
+        l.extend(vec![f64::NAN; 2 * HAND_LANDMARKS * LANDMARK_FIELDS]);
+        // Pose wrists: left at x 0.6, right at x 0.4, both at y 0.5 and depth 0.1.
+        for (i, x) in [(15, 0.6), (16, 0.4)] {
+            l[i * 5..i * 5 + 5].copy_from_slice(&[x, 0.5, 0.1, 0.99, 0.99]);
+        }
+        l
+    }
+
+    fn set_hand(l: &mut [f64], block: usize, x: f64, z: f64) {
+        // Wrist at (x, 0.5), the index tip (8) straight up 0.1, the rest on the wrist.
+        for k in 0..HAND_LANDMARKS {
+            let y = if k == 8 { 0.4 } else { 0.5 };
+            let i = (block + k) * 5;
+            l[i..i + 5].copy_from_slice(&[x, y, z, 1.0, 1.0]);
+        }
+    }
+
+    #[test]
+    fn hands_go_to_the_nearer_pose_wrist_at_its_depth() {
+        let options = FrameOptions {
+            aspect: 1.0,
+            min_visibility: 0.5,
+            depth_weight: 1.0,
+        };
+        let p = |i: usize| Point(vec![i]);
+        let signal = |m: Measure| SignalSpec {
+            left: m.clone(),
+            right: m,
+            combine: Combine::Left,
+            ..knee_angle_signal()
+        };
+        let signals = vec![
+            // Left hand's wrist x relative to the hip centre; the left index's direction.
+            signal(Measure::Position(p(LEFT_HAND), None, Axis::X)),
+            signal(Measure::Direction(p(LEFT_HAND), p(LEFT_HAND + 8), Axis::Y)),
+            signal(Measure::Position(p(LEFT_HAND + 8), Some(p(15)), Axis::Z)),
+            signal(Measure::Ratio(p(LEFT_HAND), p(LEFT_HAND + 8), p(11), p(12))),
+        ];
+        let mut model = MotionModel::new(signals, vec![], options).unwrap();
+        let mut l = pose_and_hands();
+        // The tracker put the hand at the left pose wrist in the right hand's block, 0.3 deep.
+        set_hand(&mut l, RIGHT_HAND, 0.6, 0.3);
+        model.update(&l, &[0.0]).unwrap();
+        let v = model.values();
+        // Torso 0.2 long: the left wrist 0.1 right of the hip centre is 0.5 torso lengths.
+        assert!((v[0] - 0.5).abs() < 1e-9, "{}", v[0]);
+        assert!((v[1] - 1.0).abs() < 1e-9, "{}", v[1]);
+        assert!(
+            v[2].abs() < 1e-9,
+            "the hand's depth is the pose wrist's: {}",
+            v[2]
+        );
+        // Index tip 0.1 from the wrist over 0.1 between the shoulders.
+        assert!((v[3] - 1.0).abs() < 1e-9, "{}", v[3]);
+        // A pose-only frame: no hands, nothing measured on them.
+        model.update(&standing_frame(0.0), &[0.1]).unwrap();
+        assert!(model.values().iter().all(|v| v.is_nan()));
+        assert_eq!(model.landmark_visibility().len(), NUM_LANDMARKS);
+        assert!(model.update(&l[..200], &[0.2]).is_err());
+    }
+
+    #[test]
+    fn highpass_keeps_the_swing_not_the_offset() {
+        let options = FrameOptions {
+            aspect: 1.0,
+            min_visibility: 0.5,
+            depth_weight: 1.0,
+        };
+        let nose_x = SignalSpec {
+            left: Measure::Position(Point(vec![0]), Some(Point(vec![11, 12])), Axis::X),
+            right: Measure::Position(Point(vec![0]), Some(Point(vec![11, 12])), Axis::X),
+            combine: Combine::Left,
+            highpass: 0.5,
+            ..knee_angle_signal()
+        };
+        let mut model = MotionModel::new(vec![nose_x], vec![], options).unwrap();
+        let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+        for k in 0..64 {
+            let t = k as f64 / 16.0;
+            let mut frame = standing_frame(0.0);
+            // Turned away: the nose 0.05 off the shoulders' centre, swinging +-0.02 at 2 Hz.
+            frame[0] = 0.55 + 0.02 * (2.0 * std::f64::consts::PI * 2.0 * t).sin();
+            frame[1] = 0.2;
+            frame[3] = 0.99;
+            model.update(&frame, &[t]).unwrap();
+            if k >= 32 {
+                low = low.min(model.values()[0]);
+                high = high.max(model.values()[0]);
+            }
+        }
+        // 0.02 is 0.1 torso lengths: the swing stays, the 0.25 offset goes.
+        assert!(high > 0.07 && low < -0.07, "{low} {high}");
+        assert!((high + low).abs() < 0.05, "{low} {high}");
+    }
+
+    #[test]
+    fn strict_postures_need_every_signal_seen() {
+        let options = FrameOptions {
+            aspect: 1.0,
+            min_visibility: 0.5,
+            depth_weight: 1.0,
+        };
+        // Straight knees, and the shoulders a torso above the hips (seen on every frame).
+        let held = |strict: bool| ExerciseSpec {
+            posture: vec![cond(0, true, 150.0), cond(1, true, 0.5)],
+            phases: vec![],
+            window: 1.0,
+            cycle: Cycle::Closed,
+            within: f64::INFINITY,
+            strict,
+        };
+        let shoulders = SignalSpec {
+            left: Measure::Position(Point(vec![11, 12]), None, Axis::Y),
+            right: Measure::Position(Point(vec![11, 12]), None, Axis::Y),
+            combine: Combine::Left,
+            softness: 0.1,
+            ..knee_angle_signal()
+        };
+        let mut model = MotionModel::new(
+            vec![knee_angle_signal(), shoulders],
+            vec![held(false), held(true)],
+            options,
+        )
+        .unwrap();
+        model.update(&standing_frame(0.0), &[0.0]).unwrap();
+        let mut hidden = standing_frame(0.0);
+        for i in [25, 26] {
+            hidden[i * 5 + 3] = 0.1;
+        }
+        model.update(&hidden, &[0.1]).unwrap();
+        let e = model.evidence();
+        assert!(
+            e[0].posture > 0.9,
+            "hidden frames are skipped: {}",
+            e[0].posture
+        );
+        assert!(
+            (e[1].posture - e[0].posture / 2.0).abs() < 1e-9,
+            "strict: half the window unseen counts as not matching"
+        );
+        // One frame in ten unseen: a strict posture is averaged over the frames seen.
+        for k in 2..10 {
+            model
+                .update(&standing_frame(0.0), &[k as f64 * 0.1])
+                .unwrap();
+        }
+        let e = model.evidence();
+        assert!((e[1].posture - e[0].posture).abs() < 1e-9);
+        let bad = ExerciseSpec {
+            within: 0.0,
+            ..held(true)
+        };
+        assert!(MotionModel::new(vec![knee_angle_signal()], vec![bad], options).is_err());
+        assert!(Cycle::parse("loop").is_err());
+    }
+
+    #[test]
+    fn lateral_follows_the_shoulders() {
+        let options = FrameOptions {
+            aspect: 1.0,
+            min_visibility: 0.5,
+            depth_weight: 1.0,
+        };
+        let across = SignalSpec {
+            left: Measure::Position(Point(vec![15]), Some(Point(vec![11, 12])), Axis::Lateral),
+            right: Measure::Position(Point(vec![15]), Some(Point(vec![11, 12])), Axis::Lateral),
+            combine: Combine::Left,
+            ..knee_angle_signal()
+        };
+        let mut model = MotionModel::new(vec![across], vec![], options).unwrap();
+        let mut frame = standing_frame(0.0);
+        // Turned 45 degrees: the left shoulder 0.05 deeper; the wrist 0.1 right of the centre
+        // and 0.1 nearer (in front of the body) is 0 to the side.
+        frame[11 * 5 + 2] = 0.05;
+        frame[12 * 5 + 2] = -0.05;
+        frame[15 * 5..15 * 5 + 5].copy_from_slice(&[0.6, 0.35, -0.1, 0.99, 0.99]);
+        model.update(&frame, &[0.0]).unwrap();
+        assert!(model.values()[0].abs() < 1e-9, "{}", model.values()[0]);
+        frame[15 * 5 + 2] = 0.1; // 0.1 behind: along the shoulders, sqrt(2) * 0.1 to the left
+        model.update(&frame, &[0.1]).unwrap();
+        let scale = (0.2f64 * 0.2 + 0.0).sqrt();
+        let expected = 0.1 * 2f64.sqrt() / scale;
+        assert!(
+            (model.values()[0] - expected).abs() < 1e-6,
+            "{}",
+            model.values()[0]
+        );
     }
 }

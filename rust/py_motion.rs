@@ -1,30 +1,32 @@
-//! Python bindings of the motion module (exercise signals and rep state machines). Like lib.rs
-//! they only convert and validate Python values; `rtnet.exercises` builds the specs from the
-//! exercise data files.
+//! Python bindings of the motion module (exercise and gesture signals and phase machines).
+//! Like lib.rs they only convert and validate Python values; `rtnet.exercises` and
+//! `rtnet.gestures` build the specs from their data files.
 
 use numpy::{PyArray1, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::motion::{self, Axis, Combine, Condition, Measure, Phase, Point, SignalSpec};
+use crate::motion::{self, Axis, Combine, Condition, Cycle, Measure, Phase, Point, SignalSpec};
 use crate::{float_values, is_float_array, type_name};
 
 /// Most frames one `update` takes.
 const MAX_FRAMES: usize = 1 << 16;
 
 /// (kind, points, axis): kind "angle" (3 points), "position" (1 point, or point and origin),
-/// "distance" and "inclination" (2 points), "motion" (1 or more); a point is a list of landmark
-/// indices whose mean it is; axis "x", "y" or "z" (used by "position").
+/// "distance", "inclination" and "direction" (2 points), "ratio" (4), "motion" (1 or more); a
+/// point is a list of landmark indices whose mean it is; axis "x", "y", "z" or "lateral"
+/// (used by "position" and "direction").
 type MeasureTuple = (String, Vec<Vec<usize>>, String);
-/// (left, right, combine, rate, smoothing, hysteresis, softness).
-type SignalTuple = (MeasureTuple, MeasureTuple, String, bool, f64, f64, f64);
+/// (left, right, combine, rate, smoothing, hysteresis, softness, highpass).
+type SignalTuple = (MeasureTuple, MeasureTuple, String, bool, f64, f64, f64, f64);
 /// (signal index, ">" or "<", threshold).
 type ConditionTuple = (usize, String, f64);
 /// (conditions, min_duration, max_duration).
 type PhaseTuple = (Vec<ConditionTuple>, f64, f64);
-/// (posture conditions, phases, window, alternating).
-type ExerciseTuple = (Vec<ConditionTuple>, Vec<PhaseTuple>, f64, bool);
+/// (posture conditions, phases, window, cycle, within, strict): cycle "closed", "alternating"
+/// or "sequence".
+type ExerciseTuple = (Vec<ConditionTuple>, Vec<PhaseTuple>, f64, String, f64, bool);
 
 fn measure(spec: MeasureTuple) -> PyResult<Measure> {
     let (kind, points, axis) = spec;
@@ -42,9 +44,10 @@ fn measure(spec: MeasureTuple) -> PyResult<Measure> {
         "x" => Axis::X,
         "y" => Axis::Y,
         "z" => Axis::Z,
+        "lateral" => Axis::Lateral,
         other => {
             return Err(PyValueError::new_err(format!(
-                "axis must be 'x', 'y' or 'z', got {other:?}"
+                "axis must be 'x', 'y', 'z' or 'lateral', got {other:?}"
             )))
         }
     };
@@ -63,19 +66,23 @@ fn measure(spec: MeasureTuple) -> PyResult<Measure> {
             let origin = (all.len() == 2).then(|| all.pop().expect("2 points"));
             Measure::Position(all.pop().expect("1 point"), origin, axis)
         }
-        "distance" | "inclination" => {
+        "distance" | "inclination" | "direction" => {
             let [p, q]: [Point; 2] = take(2)?.try_into().expect("2 points");
-            if kind == "distance" {
-                Measure::Distance(p, q)
-            } else {
-                Measure::Inclination(p, q)
+            match kind.as_str() {
+                "distance" => Measure::Distance(p, q),
+                "inclination" => Measure::Inclination(p, q),
+                _ => Measure::Direction(p, q, axis),
             }
+        }
+        "ratio" => {
+            let [a, b, c, d]: [Point; 4] = take(4)?.try_into().expect("4 points");
+            Measure::Ratio(a, b, c, d)
         }
         "motion" => Measure::Motion(points.collect()),
         other => {
             return Err(PyValueError::new_err(format!(
-                "measure kind must be angle, position, distance, inclination or motion, \
-                 got {other:?}"
+                "measure kind must be angle, position, distance, inclination, direction, ratio \
+                 or motion, got {other:?}"
             )))
         }
     })
@@ -103,8 +110,9 @@ fn conditions(specs: Vec<ConditionTuple>) -> PyResult<Vec<Condition>> {
     specs.into_iter().map(condition).collect()
 }
 
-/// Exercise signals and rep state machines over pose landmarks (33 BlazePose landmarks per
-/// frame: x, y normalised to the frame, z, visibility, presence).
+/// Exercise and gesture signals and phase machines over pose landmarks (33 BlazePose landmarks
+/// per frame: x, y normalised to the frame, z, visibility, presence), optionally followed by
+/// each hand's 21 landmarks (left hand first).
 ///
 /// `signals` and `exercises` are the compiled exercise definitions (see rtnet.exercises);
 /// `aspect` is the frame's width / height, `min_visibility` the visibility and presence below
@@ -128,7 +136,7 @@ impl PyMotionModel {
         let signals = signals
             .into_iter()
             .map(
-                |(left, right, combine, rate, smoothing, hysteresis, softness)| {
+                |(left, right, combine, rate, smoothing, hysteresis, softness, highpass)| {
                     Ok(SignalSpec {
                         left: measure(left)?,
                         right: measure(right)?,
@@ -137,13 +145,14 @@ impl PyMotionModel {
                         smoothing,
                         hysteresis,
                         softness,
+                        highpass,
                     })
                 },
             )
             .collect::<PyResult<Vec<_>>>()?;
         let exercises = exercises
             .into_iter()
-            .map(|(posture, phases, window, alternating)| {
+            .map(|(posture, phases, window, cycle, within, strict)| {
                 Ok(motion::ExerciseSpec {
                     posture: conditions(posture)?,
                     phases: phases
@@ -157,7 +166,9 @@ impl PyMotionModel {
                         })
                         .collect::<PyResult<Vec<_>>>()?,
                     window,
-                    alternating,
+                    cycle: Cycle::parse(&cycle)?,
+                    within,
+                    strict,
                 })
             })
             .collect::<PyResult<Vec<_>>>()?;
@@ -172,7 +183,8 @@ impl PyMotionModel {
     }
 
     /// Feeds frames: `landmarks` float32/float64 (T, 33, 5) or (33, 5), NaN for frames without
-    /// a person; `times` the T stream times in seconds, increasing across calls.
+    /// a person, or (T, 75, 5) / (75, 5) with the hands; `times` the T stream times in seconds,
+    /// increasing across calls.
     fn update(&mut self, landmarks: &Bound<'_, PyAny>, times: &Bound<'_, PyAny>) -> PyResult<()> {
         if !is_float_array(landmarks, "landmarks")? {
             return Err(PyTypeError::new_err(format!(
@@ -181,12 +193,14 @@ impl PyMotionModel {
             )));
         }
         let shape = landmarks.cast::<PyUntypedArray>()?.shape().to_vec();
+        let points = |n: usize| n == motion::POSE_LANDMARKS || n == motion::NUM_LANDMARKS;
         let frames = match shape[..] {
-            [motion::NUM_LANDMARKS, motion::LANDMARK_FIELDS] => 1,
-            [t, motion::NUM_LANDMARKS, motion::LANDMARK_FIELDS] if t <= MAX_FRAMES => t,
+            [n, motion::LANDMARK_FIELDS] if points(n) => 1,
+            [t, n, motion::LANDMARK_FIELDS] if points(n) && t <= MAX_FRAMES => t,
             _ => {
                 return Err(PyValueError::new_err(format!(
-                    "landmarks must have shape (T, 33, 5) with T <= {MAX_FRAMES}, got {shape:?}"
+                    "landmarks must have shape (T, 33, 5) or (T, 75, 5) with T <= {MAX_FRAMES}, \
+                     got {shape:?}"
                 )))
             }
         };
@@ -242,7 +256,8 @@ impl PyMotionModel {
         Ok(out)
     }
 
-    /// Per landmark, the fraction of recent frames (the longest window) on which it was seen.
+    /// Per landmark (pose, left hand, right hand: 75), the fraction of recent frames (the
+    /// longest window) on which it was seen.
     #[getter]
     fn landmark_visibility<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         PyArray1::from_slice(py, &self.model.landmark_visibility())

@@ -121,7 +121,9 @@ def broken_weights(
     ],
 )
 def test_bad_weights(broken_weights: dict[str, Path], video: str, case: str, pattern: str) -> None:
-    result = rtnet("gestures", "--path-in", video, *RUN, "--weights-dir", str(broken_weights[case]))
+    # --model: without it, gestures would run on the built-in pose models instead.
+    weights = ["--model", "efficientnet", "--weights-dir", str(broken_weights[case])]
+    result = rtnet("gestures", "--path-in", video, *RUN, *weights)
     assert_one_line_error(result, pattern)
 
 

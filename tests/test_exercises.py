@@ -74,9 +74,9 @@ def test_bad_definitions_are_config_errors() -> None:
 
 def test_motion_model_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="combine"):
-        MotionModel([(("angle", [[23], [25], [27]], "y"),) * 2 + ("sum", False, 0, 0, 1)], [])
+        MotionModel([(("angle", [[23], [25], [27]], "y"),) * 2 + ("sum", False, 0, 0, 1, 0)], [])
     with pytest.raises(ValueError, match="point"):
-        MotionModel([(("angle", [[23], [99], [27]], "y"),) * 2 + ("mean", False, 0, 0, 1)], [])
+        MotionModel([(("angle", [[23], [99], [27]], "y"),) * 2 + ("mean", False, 0, 0, 1, 0)], [])
     model = MotionModel([], [])
     with pytest.raises(ValueError, match="shape"):
         model.update(np.zeros((2, 33, 4)), [0.0, 0.1])
@@ -166,15 +166,12 @@ def test_held_out_recognition_and_reps() -> None:
     rep_classes = [a for a in exercises if a not in HELD]
     exact = np.mean([table[a]["exact"] for a in rep_classes])
     print(f"exercise recognition {recognition:.1%}, reps exact {exact:.1%}")
-    # The targets that are met: recognition >= 95 %, no reps on standing, walking past
-    # or sitting.
+    # The targets: recognition >= 95 %, reps exact on >= 95 % of sequences and never off
+    # by more than 1, no reps on standing, walking past or sitting. On these seeds today:
+    # recognition 100 %, reps exact 97.2 % (105 of 108; three sequences one rep short).
     assert recognition >= 0.95
     for activity in NON_EXERCISES:
         assert table[activity]["exact"] == 1.0, activity
         assert table[activity]["recognised"] == 1.0, activity
-    # Reps exact on >= 95 % of sequences: met today (95.4 % on these seeds). Never off by more
-    # than 1: NOT met yet - 3 of 108 sequences are (a mountain-climbers set recognised too late
-    # to commit its reps, jumping jacks missing a few shallow reps). The floor below keeps it
-    # from getting worse while the definitions are tuned.
     assert exact >= 0.95
-    assert sum(table[a]["far_off"] for a in rep_classes) <= 3
+    assert sum(table[a]["far_off"] for a in rep_classes) == 0

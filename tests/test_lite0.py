@@ -106,10 +106,11 @@ def test_still_video_matches_the_2d_network(
     clip = still_image.expand(4, -1, -1, -1).contiguous()
     for call in range(3):  # the first call (zero state) and later ones (state carried over)
         features = backbone(clip)
-        assert features.shape == (1, 1280, 8, 8)
-        assert _cosine(features[0], expected) >= 0.99, f"call {call}"
-        # Folding is exact up to float rounding, so in fact it agrees much better.
-        assert torch.allclose(features[0], expected, atol=1e-3), f"call {call}"
+        assert features.shape == (4, 1280, 8, 8)  # one map per frame
+        for frame in features:
+            assert _cosine(frame, expected) >= 0.99, f"call {call}"
+            # Folding is exact up to float rounding, so in fact it agrees much better.
+            assert torch.allclose(frame, expected, atol=1e-3), f"call {call}"
 
 
 def test_streaming_shape_state_and_reset(still_image: Tensor) -> None:
@@ -117,7 +118,7 @@ def test_streaming_shape_state_and_reset(still_image: Tensor) -> None:
     generator = torch.Generator().manual_seed(1)
     frames = torch.rand(8, 3, 256, 256, generator=generator)
     first = backbone(frames)
-    assert first.shape == (2, 1280, 8, 8)  # two temporal strides: 4 frames -> 1 map
+    assert first.shape == (8, 1280, 8, 8)  # no temporal stride: a map per frame, 16 a second
     with pytest.raises(ValueError, match="multiple of 4"):
         backbone(frames[:3])
     backbone.reset()
@@ -126,12 +127,12 @@ def test_streaming_shape_state_and_reset(still_image: Tensor) -> None:
 
 
 def test_temporal_convs_start_as_pass_through(imagenet_state: dict[str, Tensor]) -> None:
-    """Inflated expansions see the current frame only; two of them halve the frame rate."""
+    """Inflated expansions see the current frame only; none drops frames."""
     model = Lite0Backbone()
     model.load_state_dict(fold_lite0(imagenet_state), strict=True)
     temporal = [m for m in model.modules() if isinstance(m, TemporalConv)]
     assert len(temporal) == sum(b.tstride is not None for b in lite0_blocks())
-    assert sorted(m.tstride for m in temporal).count(2) == 2
+    assert {m.tstride for m in temporal} == {1}
     for conv in temporal:
         older = conv.weight[:, : 2 * conv.in_channels]
         assert torch.count_nonzero(older) == 0
@@ -184,7 +185,7 @@ def test_still_video_file_through_the_training_path(
     imagenet_state: dict[str, Tensor], still_image: Tensor, tmp_path: Path
 ) -> None:
     """A still video file read as `rtnet train` reads it (FrameRing, RGB for lite0) gives the 2D
-    network's features of the preprocessed frame at every model step."""
+    network's features of the preprocessed frame at every frame."""
     bgr = (still_image[0].permute(1, 2, 0).numpy()[:, :, ::-1] * 255).round().astype(np.uint8)
     frame = np.ascontiguousarray(bgr[16:240])  # not square: letterboxed like any video
     video = write_lossless(tmp_path / "still.mkv", [frame] * 12, fps=16)
@@ -192,6 +193,21 @@ def test_still_video_file_through_the_training_path(
     choice = choose_backbone("lite0")
     backbone = choice.build()
     features, steps = extract_video(video, Extractor(choice, backbone, len(backbone.cnn)), 1)
-    assert steps == 3 and features.shape == (3, 1280, 8, 8)
+    assert steps == 3 and features.shape == (12, 1280, 8, 8)
     for step in torch.from_numpy(features.astype(np.float32)):
         assert _cosine(step, expected) >= 0.99
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["plain", "fast"])
+def test_every_frame_has_its_own_features(
+    imagenet_state: dict[str, Tensor], still_image: Tensor, fast: bool
+) -> None:
+    """The features are at 16 Hz: each frame of a changing clip gives the 2D network's features
+    of that frame (with temporal strides, 3 frames of 4 would be dropped)."""
+    frames = torch.stack([still_image[0].roll(shift * 24, dims=-1) for shift in range(4)])
+    expected = lite0_2d_features(imagenet_state, frames)
+    features = build_lite0(fast=fast)(frames)
+    assert features.shape == (4, 1280, 8, 8)
+    for index in range(4):
+        assert torch.allclose(features[index], expected[index], atol=1e-3), index
+    assert not torch.allclose(features[0], features[3], atol=1e-2)

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from engine_helpers import assert_one_line_error, read_video, run_rtnet, write_lossless
+from engine_helpers import read_video, run_rtnet, write_lossless
 from rtnet import CalorieAccumulator
 from rtnet.apps import APPS, CALORIES, FITNESS, REPS, App, AppSpec, Profile, Summary
 from rtnet.engine import Engine
@@ -136,8 +136,6 @@ def test_sensekit_when_its_weights_are_found_else_pose(
 
 
 def test_pose_model_is_not_offered_where_it_is_not_built(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="gestures on --model pose is not built yet"):
-        resolve(Request(app="gestures", model="pose"))
     with pytest.raises(ConfigError, match="--version lite is for the SenseKit models only"):
         resolve(Request(app="fitness", model="pose", version="lite"))
 
@@ -199,9 +197,3 @@ def test_fitness_on_pose_runs_end_to_end(person_video: Path, tmp_path: Path) -> 
     empty = [f.max() == f.min() for f in frames]
     assert any(empty) and not any(d for d, e in zip(drawn, empty, strict=True) if e)
     assert sum(drawn) >= len(frames) - sum(empty) - 2  # re-detection may miss a frame or two
-
-
-@pytest.mark.slow
-def test_gestures_on_pose_is_a_one_line_error(person_video: Path) -> None:
-    result = run_rtnet("gestures", "--model", "pose", "--path-in", str(person_video))
-    assert_one_line_error(result, "gestures on --model pose is not built yet")

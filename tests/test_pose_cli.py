@@ -44,7 +44,8 @@ def test_pose_jsonl_is_the_trackers_output_frame_by_frame(
     assert "model: pose and hand landmarks (built in" in result.stderr.splitlines()[0]
     records = _records(jsonl)
     assert len(records) == len(frames)
-    assert all(list(r) == ["frame", "time", "pose", "hands"] for r in records)
+    assert all(list(r) == ["frame", "time", "pose", "hands", "size", "mirrored"] for r in records)
+    assert all(r["size"] == [frames[0].shape[1], frames[0].shape[0]] for r in records)
     assert [r["frame"] for r in records] == list(range(len(frames)))
     assert [r["time"] for r in records] == [(i + 1) / MODEL_FPS for i in range(len(frames))]
     # The same frames through the trackers in this process give the same objects.

@@ -45,9 +45,10 @@ def test_model_options_narrow_the_choice(standin_weights_dir: Path) -> None:
 
 
 def test_missing_weights_are_found_missing_without_loading_anything(tmp_path: Path) -> None:
-    # Gestures has no built-in fallback (fitness, calories and reps run on pose: test_pose_apps).
+    # A SenseKit model asked for by name has no built-in fallback (without --model the apps run
+    # on pose: test_pose_apps, test_gestures_pose).
     with pytest.raises(WeightsError, match="rtnet train"):
-        resolve(Request(app="gestures", weights_dir=tmp_path))
+        resolve(Request(app="gestures", model="efficientnet", weights_dir=tmp_path))
     with pytest.raises(WeightsError, match="rtnet train"):
         resolve(Request(app="fitness", version="pro", weights_dir=tmp_path))
 
@@ -198,8 +199,10 @@ def no_display(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_weights_are_reported_before_a_missing_display(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # No window possible, no camera, no weights: the weights come first.
-    assert main(["gestures", "--weights-dir", str(tmp_path), "--no-history"]) == 2
+    # No window possible, no camera, no weights: the weights come first (--model: without it,
+    # gestures would run on the built-in pose models).
+    args = ["gestures", "--model", "efficientnet", "--weights-dir", str(tmp_path)]
+    assert main([*args, "--no-history"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rtnet: error: no SenseKit weights for gestures"), err
     assert "display" not in err

@@ -103,13 +103,16 @@ def test_train_reaches_90_percent_validation_accuracy(trained: Trained) -> None:
     for text in ("Extracting features", "Training", "accuracy per class", "Confusion matrix"):
         assert text in trained.output
     assert "32 videos extracted, 0 reused" in trained.output
+    # The progress line says how training ended (rtnet.training.advice.stop_reason).
+    assert "ran all" in trained.output or "stopped early at epoch" in trained.output
 
 
 @pytest.mark.parametrize("action", ACTIONS)
 def test_run_classifier_recognises_a_held_out_video(
     trained: Trained, action: str, tmp_path: Path
 ) -> None:
-    video = write_action(tmp_path / f"{action}.mkv", action, seed=5000)
+    # 3 s: the head's context is 2 s, and it answers from 1 s into a stream.
+    video = write_action(tmp_path / f"{action}.mkv", action, seed=5000, seconds=3.0)
     jsonl = tmp_path / "out.jsonl"
     status, _, errors = run_cli(
         "run", "--classifier", trained.checkpoint, "--path-in", video,
@@ -117,9 +120,9 @@ def test_run_classifier_recognises_a_held_out_video(
     )  # fmt: skip
     assert status == 0, errors
     records = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    assert [r["step"] for r in records] == list(range(8))  # 2 s, a step per 4 frames
+    assert [r["step"] for r in records] == list(range(12))  # 3 s, a step per 4 frames
     assert all(len(r["probs"]) == len(ACTIONS) for r in records)
-    # Once the head has seen a second of it (4 steps), the answer is the action.
+    # Once the head has seen a second of it (4 steps), the answer is mostly the action.
     settled = [r["top"]["label"] for r in records[3:]]
     assert Counter(settled).most_common(1)[0][0] == action, settled
 
@@ -156,7 +159,7 @@ def test_feature_cache_is_reused_and_invalidated(trained: Trained, tmp_path: Pat
     assert (result.extracted, result.reused) == (0, 32)
 
     # Changed content: extracted again, and only that one.
-    entry = dataset / "features" / "lite0" / "train" / "growing" / "clip_0.mkv.npz"
+    entry = dataset / "features" / "lite0" / "grid-4" / "train" / "growing" / "clip_0.mkv.npz"
     before = np.load(entry)["features"]
     write_action(video, "growing", seed=777)
     result, _ = quick_train(dataset)
@@ -227,7 +230,7 @@ def test_a_sensekit_backbone_trains_and_runs_too(
 ) -> None:
     result, _ = quick_train(small_dataset, backbone="efficientnet", weights_dir=standin_weights_dir)
     assert (result.choice.name, result.choice.version) == ("efficientnet", "pro")
-    assert (small_dataset / "features" / "efficientnet" / "train").is_dir()
+    assert (small_dataset / "features" / "efficientnet" / "grid-4" / "train").is_dir()
     checkpoint = read_checkpoint(result.checkpoint)
     assert (checkpoint.config.backbone, checkpoint.config.version) == ("efficientnet", "pro")
     loaded = load_classifier(checkpoint, weights_dir=standin_weights_dir)
@@ -246,6 +249,46 @@ def test_broken_checkpoints_are_clear_errors(trained: Trained, tmp_path: Path) -
     (folder / "labels.json").unlink()
     with pytest.raises(ConfigError, match=r"labels\.json is missing"):
         read_checkpoint(folder)
+
+
+def test_checkpoints_of_an_older_format_say_to_train_again(
+    trained: Trained, tmp_path: Path
+) -> None:
+    """Format 1 heads saw lite0 at 4 Hz, which lite0 no longer computes: refused, with what to
+    do, before anything runs."""
+    folder = Path(shutil.copytree(trained.checkpoint, tmp_path / "old"))
+    config = json.loads((folder / "config.json").read_text())
+    assert config["format"] == 2
+    config["format"] = 1
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=r"older rtnet \(format 1\).*train it again"):
+        read_checkpoint(folder)
+    video = write_action(tmp_path / "clip.mkv", "static", seed=1, seconds=1.0)
+    status, _, errors = run_cli("run", "--classifier", folder, "--path-in", video, "--no-window")
+    assert status == 2 and errors.count("\n") == 1 and "train it again" in errors
+
+
+def test_a_head_for_another_feature_rate_is_refused(trained: Trained, tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(trained.checkpoint, tmp_path / "rate"))
+    config = json.loads((folder / "config.json").read_text())
+    assert config["head"]["features_per_step"] == 4  # lite0: a feature per frame
+    config["head"]["features_per_step"] = 1
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="takes 1 features per model step, the lite0 backbone"):
+        load_classifier(read_checkpoint(folder))
+
+
+def test_context_sets_how_much_the_head_sees(small_dataset: Path) -> None:
+    result, output = quick_train(small_dataset, context=1.0, name="short")
+    config = json.loads((result.checkpoint / "config.json").read_text())
+    assert config["head"]["steps"] == 4 and config["training"]["context_s"] == 1.0
+    assert "windows of 1 s" in output
+    assert [epoch.epoch for epoch in result.history] == list(range(1, result.epochs_run + 1))
+    assert all(0 <= e.train_accuracy <= 1 and 0 <= e.valid_accuracy <= 1 for e in result.history)
+    status, _, errors = run_cli(
+        "train", small_dataset, "--backbone", "lite0", "--context", "0", "--name", "x"
+    )
+    assert status == 2 and "invalid --context 0: expected 0.25 to 16 seconds" in errors
 
 
 # -- backbone choice ---------------------------------------------------------------------------

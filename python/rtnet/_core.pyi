@@ -249,22 +249,28 @@ class LandmarkSmoother:
     @property
     def frequency(self) -> float: ...
 
-# Compiled exercise definitions (built by rtnet.exercises.definitions from the data files).
-# measure: (kind, points, axis); kind "angle" | "position" | "distance" | "inclination" |
-# "motion", each point a list of landmark indices whose mean it is, axis "x" | "y" | "z".
+# Compiled exercise and gesture definitions (built by rtnet.exercises.definitions from the data
+# files). measure: (kind, points, axis); kind "angle" | "position" | "distance" |
+# "inclination" | "direction" | "ratio" | "motion", each point a list of landmark indices (0-74:
+# pose, left hand, right hand) whose mean it is, axis "x" | "y" | "z" | "lateral".
 _Measure = tuple[str, list[list[int]], str]
-# (left, right, combine, rate, smoothing, hysteresis, softness)
-_Signal = tuple[_Measure, _Measure, str, bool, float, float, float]
+# (left, right, combine, rate, smoothing, hysteresis, softness, highpass)
+_Signal = tuple[_Measure, _Measure, str, bool, float, float, float, float]
 # (signal index, ">" | "<", threshold)
 _Condition = tuple[int, str, float]
-# (posture, phases as (conditions, min_duration, max_duration), window, alternating)
-_Exercise = tuple[list[_Condition], list[tuple[list[_Condition], float, float]], float, bool]
+# (posture, phases as (conditions, min_duration, max_duration), window, cycle: "closed",
+# "alternating", "sequence" or "swings", within, strict)
+_Exercise = tuple[
+    list[_Condition], list[tuple[list[_Condition], float, float]], float, str, float, bool
+]
 
 @final
 class MotionModel:
-    """Exercise signals and rep state machines over pose landmarks (33 BlazePose landmarks per
-    frame: x, y normalised to the frame, z, visibility, presence). At most 512 signals, 256
-    exercises, 16 phases and 32 conditions per phase, windows up to 60 s, 65536 frames a call."""
+    """Exercise and gesture signals and phase machines over pose landmarks (33 BlazePose
+    landmarks per frame: x, y normalised to the frame, z, visibility, presence), optionally
+    followed by the left and the right hand's 21 landmarks (75 per frame). At most 512 signals,
+    256 exercises, 16 phases and 32 conditions per phase, windows up to 60 s, 65536 frames a
+    call."""
 
     def __new__(
         cls,
@@ -276,7 +282,8 @@ class MotionModel:
         depth_weight: float = 1.0,
     ) -> Self: ...
     def update(self, landmarks: _FloatArray, times: Sequence[float] | _FloatArray) -> None:
-        """Feed (T, 33, 5) or (33, 5) landmarks (NaN rows: no person) at T increasing times."""
+        """Feed (T, 33, 5) or (33, 5) landmarks (NaN rows: no person), or (T, 75, 5) / (75, 5)
+        with the hands (NaN: not tracked), at T increasing times."""
     @property
     def values(self) -> npt.NDArray[np.float64]: ...
     def evidence(self) -> dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]:

@@ -4,9 +4,10 @@ An app is an ``AppSpec`` (heads, smoothing, thresholds, which post-processors) a
 post-processors it names, in order, once per model step. Each post-processor adds its JSONL fields
 and its display line to the step's ``StepResult``; nothing here knows about windows or files.
 
-Fitness, calories and reps run on SenseKit's heads or on the built-in pose models: the pose
-variant of a spec (``AppSpec.on_pose``) takes its classes, MET and reps from the exercise engine
-(``rtnet.exercises``) instead, with the same JSONL fields.
+Fitness, calories, reps and gestures run on SenseKit's heads or on the built-in pose models: the
+pose variant of a spec (``AppSpec.on_pose``) takes its classes, MET and reps from the exercise
+engine (``rtnet.exercises``), its gestures from the gesture engine (``rtnet.gestures``) instead,
+with the same JSONL fields.
 """
 
 from __future__ import annotations
@@ -245,6 +246,47 @@ class Exercises:
         self._engine = None
 
 
+class Gestures:
+    """The gesture engine on a step of pose and hand landmarks (``rtnet.tracking.PoseStep``):
+    JSONL ``probs`` (one per ``labels``: the gesture definitions' names, "Doing nothing" and "No
+    person visible", in the order of their files in rtnet/gestures/data) and ``top``, the
+    headline and ranking as ``Classification`` has them, for ``GestureEvents``; the hands seen as
+    a display line. The engine's scores are already taken over each gesture's window."""
+
+    def __init__(self, display_threshold: float | None) -> None:
+        # Imported when the app runs: building the CLI's parser stays light.
+        from rtnet.gestures import GestureEngine, load_gestures
+
+        self._new_engine = GestureEngine
+        self._definitions = load_gestures()
+        self.labels = tuple(d.name for d in self._definitions)
+        self.display_threshold = display_threshold
+        self._engine: GestureEngine | None = None
+
+    def update(self, outputs: Any, result: StepResult) -> None:
+        if self._engine is None:  # the landmarks are normalised to the frame: its aspect matters
+            self._engine = self._new_engine(
+                self._definitions, aspect=outputs.aspect, mirrored=outputs.mirrored
+            )
+        state = self._engine.update(outputs.landmarks, outputs.hands, outputs.times)
+        probs = np.array([state.probs[label] for label in self.labels], np.float32)
+        result.smoothed = probs
+        result.ranking = state.top(TOP_K)
+        result.top = (state.label, state.probs[state.label])
+        result.record["probs"] = [float(p) for p in probs]
+        result.record["top"] = {"label": result.top[0], "prob": result.top[1]}
+        if self.display_threshold is not None:
+            if result.top[1] >= self.display_threshold:
+                result.shown = result.top
+                result.headline = f"{state.label}  {result.top[1]:.0%}"
+            else:
+                result.headline = "..."
+        result.lines.append(f"hands: {', '.join(state.hands) or 'none'}")
+
+    def reset(self) -> None:
+        self._engine = None
+
+
 class ExerciseReps:
     """Reps of every rep exercise the exercise engine counts (runs after ``Exercises``)."""
 
@@ -326,7 +368,8 @@ class Tracks:
     def update(self, outputs: Any, result: StepResult) -> None:
         tracks, draw = outputs, self._draw
         record = tracks.to_json()
-        result.record["pose"], result.record["hands"] = record["pose"], record["hands"]
+        # The JSONL object but for the index and time, which every app's record starts with.
+        result.record.update((k, v) for k, v in record.items() if k not in ("frame", "time"))
         parts = [
             "no pose" if tracks.pose is None else f"pose {tracks.pose.score:.0%}",
             ", ".join(f"{hand.handedness} hand" for hand in tracks.hands) or "no hands",
@@ -393,7 +436,7 @@ class AppSpec:
                 self.calories is not None,
                 self.rep_threshold is not None,
                 self.tracking,
-                self.exercises,  # what part of the body is seen
+                self.exercises,  # what part of the body is seen (the hands, for gestures)
             )
         )
 
@@ -446,7 +489,12 @@ APPS: dict[str, AppSpec] = {spec.name: spec for spec in (FITNESS, CALORIES, GEST
 def build_postprocessors(spec: AppSpec, labels: Labels, profile: Profile) -> list[PostProcessor]:
     """The post-processors ``spec`` asks for, in the order their results depend on each other."""
     chain: list[PostProcessor] = []
-    if spec.exercises:
+    gesture_labels = labels.gestures
+    if spec.exercises and spec.gesture_hold_s is not None:
+        gestures = Gestures(spec.display_threshold)
+        gesture_labels = gestures.labels
+        chain.append(gestures)
+    elif spec.exercises:
         classes = spec.classifier is not None
         chain.append(Exercises(classes=classes, display_threshold=spec.display_threshold))
     elif spec.classifier is not None:
@@ -466,7 +514,7 @@ def build_postprocessors(spec: AppSpec, labels: Labels, profile: Profile) -> lis
         chain.append(ExerciseReps() if spec.exercises else RepCounting(spec.rep_threshold))
     if spec.gesture_hold_s is not None:
         chain.append(
-            GestureEvents(labels.gestures, labels.gesture_event_thresholds, spec.gesture_hold_s)
+            GestureEvents(gesture_labels, labels.gesture_event_thresholds, spec.gesture_hold_s)
         )
     if spec.tracking:
         chain.append(Tracks())

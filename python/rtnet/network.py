@@ -81,15 +81,15 @@ class BackboneNetwork:
 
     def __call__(self, clip: np.ndarray) -> dict[str, np.ndarray]:
         """Head outputs for one clip: probabilities (classes,) or MET (1,), as float32 numpy."""
+        return {kind: out[-1] for kind, out in self.steps(clip).items()}
+
+    def steps(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        """Head outputs for several consecutive clips at once, (steps, ...) per head: the same
+        numbers as one call per clip, with fewer round trips (``rtnet eval``'s batches)."""
         # inference_mode is per thread, so it is entered here, in whichever thread infers.
         with torch.inference_mode():
-            frames = torch.from_numpy(clip).to(self.device)
-            features = self.backbone(frames)
-            outputs = {}
-            for kind, head in self.heads.items():
-                out = head(features).float().cpu().numpy()
-                outputs[kind] = out[-1]  # one clip of 4 frames -> one row
-        return outputs
+            features = self.backbone(torch.from_numpy(frames).to(self.device))
+            return {kind: head(features).float().cpu().numpy() for kind, head in self.heads.items()}
 
     def reset(self) -> None:
         self.backbone.reset()

@@ -258,8 +258,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """``rtnet record``: returns the exit status."""
-    from rich.console import Console
-
+    from rtnet.consoles import stdout_console
     from rtnet.sinks.window import WindowSink
     from rtnet.sources import open_source
 
@@ -277,7 +276,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     source = open_source(
         path_in=args.path_in, camera_id=args.camera_id, mirror=args.mirror, realtime=False
     )
-    out = Console()
+    out = stdout_console()
     try:
         result = record(source, options, sinks)
     finally:

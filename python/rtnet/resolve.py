@@ -10,8 +10,9 @@ A family is one entry in ``FAMILIES``: an object with a ``name``, ``serves(reque
 ``locate(request) -> Located``: custom classifiers, the SenseKit apps, and the built-in pose and
 hand landmark models.
 
-Fitness, calories and reps run on either SenseKit or the built-in pose models: ``--model pose``
-picks the built-in ones; without ``--model`` SenseKit runs when its files are found, else pose.
+Fitness, calories, reps and gestures run on either SenseKit or the built-in pose (and hand)
+models: ``--model pose`` picks the built-in ones; without ``--model`` SenseKit runs when its
+files are found, else pose.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rtnet.precision import Precision, PrecisionChoice, PrecisionOption
 if TYPE_CHECKING:
     import torch
 
+    from rtnet.landmarks_in import LandmarksFile
     from rtnet.network import AnyNetwork, Network
     from rtnet.precision import PrecisionCache
     from rtnet.training.backbones import BackboneChoice
@@ -46,6 +48,8 @@ class Request:
     weights_dir: str | Path | None = None
     hands: bool = True  # landmark tracking: the hands too, not only the body
     mirrored: bool = False  # frames are mirrored (a camera's selfie view): handedness labels
+    # ``--landmarks-in``: landmarks recorded by `rtnet pose`, replayed instead of tracked.
+    recorded: LandmarksFile | None = None
 
 
 class Located(Protocol):
@@ -219,6 +223,8 @@ class ClassifierFamily:
         from rtnet.training.classifier import classifier_backbone
 
         assert request.classifier is not None
+        if request.recorded is not None:
+            raise ConfigError("--landmarks-in: custom classifiers run on video, not on landmarks")
         choice = classifier_backbone(
             request.classifier,
             weights_dir=request.weights_dir,
@@ -232,8 +238,10 @@ class ClassifierFamily:
 # The built-in landmark models: MediaPipe's pose and hand networks, shipped with rtnet.
 
 
-# The apps that also run on the built-in pose models (exercise engine: rtnet.exercises).
-POSE_APPS = ("fitness", "calories", "reps")
+# The apps that also run on the built-in pose models (exercise engine: rtnet.exercises; gesture
+# engine: rtnet.gestures, which takes the hands too).
+POSE_APPS = ("fitness", "calories", "reps", "gestures")
+HAND_APPS = ("gestures",)
 POSE_MODEL = "pose"  # the ``--model`` that picks them
 
 
@@ -244,6 +252,8 @@ class LandmarkTracking:
     # For an exercise app (POSE_APPS), why the pose models run: the network then tracks every
     # frame of a step and hands the step's landmarks on (rtnet.tracking.PoseSteps).
     exercises_why: str | None = None
+    # ``--landmarks-in``: the tracks are replayed from it (rtnet.landmarks_in), nothing tracked.
+    recorded: LandmarksFile | None = None
 
     @property
     def reason(self) -> str:
@@ -252,6 +262,8 @@ class LandmarkTracking:
         if self.exercises_why is not None:
             return f"model: pose (built-in) - {self.exercises_why}"
         what = "pose and hand landmarks" if self.hands else "pose landmarks"
+        if self.recorded is not None:
+            return f"model: {what} recorded in {self.recorded.description} (--landmarks-in)"
         return f"model: {what} (built in, MediaPipe {MEDIAPIPE_VERSION})"
 
     @property
@@ -273,12 +285,20 @@ class LandmarkTracking:
         return build_landmark_model("pose_landmarks", precision=precision, device=device)
 
     def build(self, device: str, precision: Precision) -> AnyNetwork:
+        from rtnet.landmarks_in import RecordedTracking
         from rtnet.tracking import PoseSteps, Tracking
+        from rtnet.tracking.stream import FrameTracker
 
-        if device != "cpu":
+        tracking: FrameTracker
+        if self.recorded is not None:  # replayed: no network runs, on any device
+            tracking = RecordedTracking(self.recorded, hands=self.hands)
+        elif device != "cpu":
             raise ConfigError("the landmark trackers run on the CPU: leave out --device")
-        tracking = Tracking(hands=self.hands, mirrored=self.mirrored, precision=precision)
-        return tracking if self.exercises_why is None else PoseSteps(tracking)
+        else:
+            tracking = Tracking(hands=self.hands, mirrored=self.mirrored, precision=precision)
+        if self.exercises_why is None:
+            return tracking
+        return PoseSteps(tracking, hands=self.hands, mirrored=self.mirrored)
 
 
 class LandmarkFamily:
@@ -287,13 +307,24 @@ class LandmarkFamily:
     def serves(self, request: Request) -> bool:
         if request.classifier is not None:
             return False
-        return request.app == "pose" or request.model == POSE_MODEL or _no_sensekit(request)
+        return (
+            request.app == "pose"
+            or request.model == POSE_MODEL
+            or request.recorded is not None
+            or _no_sensekit(request)
+        )
 
     def locate(self, request: Request) -> LandmarkTracking:
         from rtnet.models.landmarks import LANDMARK_MODELS, weights_path
 
         why = None
         hands = request.hands
+        recorded = request.recorded
+        if recorded is not None and request.model not in (None, POSE_MODEL):
+            raise ConfigError(
+                f"--landmarks-in replays pose landmarks: --model {request.model} (SenseKit) "
+                "runs on video"
+            )
         if request.app != "pose":
             if request.app not in POSE_APPS:
                 raise ConfigError(
@@ -302,12 +333,16 @@ class LandmarkFamily:
                 )
             if request.version is not None:
                 raise ConfigError(f"--version {request.version} is for the SenseKit models only")
-            hands = False  # the exercise engine takes the body only
+            hands = request.app in HAND_APPS  # the exercise engine takes the body only
             why = (
-                "--model pose"
+                f"landmarks recorded in {recorded.description} (--landmarks-in)"
+                if recorded is not None
+                else "--model pose"
                 if request.model == POSE_MODEL
                 else "SenseKit weights not found, see rtnet weights"
             )
+        if recorded is not None:  # nothing is tracked: no weights needed
+            return LandmarkTracking(hands, request.mirrored, why, recorded)
         wanted = [n for n in LANDMARK_MODELS if hands or not n.startswith(("palm", "hand"))]
         for name in wanted:
             if not weights_path(name).is_file():

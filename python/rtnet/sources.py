@@ -18,7 +18,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from rtnet.errors import SourceError
+from rtnet.errors import ConfigError, SourceError
 from rtnet.resample import MODEL_FPS, Tick, TickResampler, TimestampGapError, ticks_before
 
 # A header claiming fewer frames per second is broken (an fps of 1e-9 would make each frame last
@@ -264,8 +264,18 @@ def open_source(
     camera_id: int,
     mirror: bool | None,
     realtime: bool,
-) -> VideoFileSource | CameraSource:
-    """The source the options ask for; mirroring defaults to on for a camera, off for a file."""
+    landmarks_in: str | Path | None = None,
+    frame_size: tuple[int, int] | None = None,
+) -> Source:
+    """The source the options ask for; mirroring defaults to on for a camera, off for a file.
+    ``landmarks_in``: a recording of `rtnet pose --jsonl` (rtnet.landmarks_in) instead of video;
+    ``mirror`` then says whether its frames were mirrored, where it does not record it."""
+    if landmarks_in is not None:
+        from rtnet.landmarks_in import LandmarksFile
+
+        return LandmarksFile(landmarks_in, frame_size=frame_size, mirror=mirror, realtime=realtime)
+    if frame_size is not None:
+        raise ConfigError("--frame-size is for --landmarks-in: a video has its own frame size")
     if path_in is not None:
         return VideoFileSource(path_in, realtime=realtime, mirror=bool(mirror))
     return CameraSource(camera_id, mirror=True if mirror is None else mirror)

@@ -5,7 +5,9 @@
   closely the fast paths agree with the plain one;
 - end to end: each app on a video file in a child process, frames/s and peak memory;
 - pose: the built-in landmark networks against MediaPipe's .tflite files under LiteRT, per frame,
-  and `rtnet pose` end to end with and without hands.
+  and `rtnet pose` end to end with and without hands;
+- eval: videos/s through a custom classifier, `rtnet eval`'s batched path against one video and
+  one step at a time.
 
 With no SenseKit weights around, the networks run on stand-in weights (:mod:`rtnet.standin`,
 fixed seed) written to a temporary folder: speed does not depend on the weight values, and the
@@ -19,10 +21,11 @@ import tempfile
 from pathlib import Path
 
 from rtnet.bench.common import NETWORKS
+from rtnet.bench.evaluate import EVAL_FRAMES
 from rtnet.bench.report import BenchReport
 from rtnet.errors import ConfigError
 
-SECTIONS = ("preprocess", "backbone", "e2e", "pose")
+SECTIONS = ("preprocess", "backbone", "e2e", "pose", "eval")
 AGREEMENT_FRAMES = 64  # frames the agreement runs on, at most
 PREPROCESS_FRAMES = 200
 # End to end: the app that runs each network by default.
@@ -70,6 +73,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads")
     parser.add_argument(
+        "--videos",
+        type=int,
+        default=8,
+        metavar="N",
+        help=f"eval: videos to score (default: 8), each of --frames frames, at most {EVAL_FRAMES}",
+    )
+    parser.add_argument(
         "--tflite",
         metavar="WHEEL_OR_DIR",
         help="pose: MediaPipe's .tflite files to compare with (the mediapipe 0.10.14 wheel, "
@@ -79,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     """``rtnet bench``: measure, then print tables (or JSON)."""
-    for option in ("steps", "frames", "threads"):
+    for option in ("steps", "frames", "threads", "videos"):
         value = getattr(args, option)
         if value is not None and value < 1:
             raise ConfigError(f"invalid --{option} {value}: expected 1 or more")
@@ -97,8 +107,9 @@ def run_bench(args: argparse.Namespace) -> int:
         print(report.to_json())
     else:
         from rtnet.bench.report import print_report
+        from rtnet.consoles import stdout_console
 
-        print_report(report)
+        print_report(report, stdout_console())
     return 0
 
 
@@ -148,5 +159,11 @@ def measure(args: argparse.Namespace, scratch: Path) -> BenchReport:
         # The fitness app on the trackers: exercises, reps and calories without SenseKit.
         trackers.append(E2ESpec("fitness", BUILT_IN, "fp32", options=("--model", "pose")))
         report.pose_e2e = bench_e2e(None, video, trackers, args.threads, scratch)
+    if "eval" in sections:
+        from rtnet.bench.evaluate import bench_eval
+
+        report.eval = bench_eval(
+            scratch, videos=args.videos, frames=min(args.frames, EVAL_FRAMES), threads=args.threads
+        )
     report.peak_rss_mb = peak_rss_mb()
     return report

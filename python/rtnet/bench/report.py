@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from rtnet.bench.backbone import BackboneTiming, NetworkAgreement
 from rtnet.bench.common import BenchWeights
 from rtnet.bench.e2e import E2ERun
+from rtnet.bench.evaluate import EvalBench, print_eval_bench
 from rtnet.bench.pose import PoseNetworks
 from rtnet.bench.preprocess import PreprocessResult
 
@@ -44,6 +45,7 @@ class BenchReport:
     e2e: list[E2ERun] = field(default_factory=list)
     pose: PoseNetworks | None = None
     pose_e2e: list[E2ERun] = field(default_factory=list)
+    eval: EvalBench | None = None
     import_rss_mb: float | None = None
     peak_rss_mb: float = 0.0  # of the benchmark process itself
 
@@ -107,6 +109,8 @@ def print_report(report: BenchReport, console: Console | None = None) -> None:
         _print_pose(report.pose, console)
     if report.pose_e2e:
         _print_e2e(report.pose_e2e, report.e2e_input or "", console)
+    if report.eval is not None:
+        print_eval_bench(report.eval, console)
     console.print(f"peak RSS of the benchmark process: {report.peak_rss_mb:.0f} MiB")
 
 

@@ -18,9 +18,6 @@ import traceback
 from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
-from rich.console import Console
-from rich.logging import RichHandler
-
 from rtnet import __version__
 from rtnet.cli.commands import (
     EXIT_INTERRUPTED,
@@ -31,6 +28,7 @@ from rtnet.cli.commands import (
     run_weights_report,
 )
 from rtnet.cli.options import add_run_options
+from rtnet.consoles import log_handler, stderr_console
 from rtnet.errors import RtnetError
 
 EXIT_INTERNAL = 1
@@ -74,7 +72,7 @@ def build_parser() -> ArgumentParser:
     run = commands.add_parser(
         "run", parents=[common], help=training.RUN_HELP, description=training.RUN_HELP
     )
-    add_run_options(run, profile=False)
+    add_run_options(run, profile=False, several_inputs=True)
     training.add_run_arguments(run)
     run.set_defaults(handler=run_app, app=None)
     train = commands.add_parser(
@@ -82,6 +80,13 @@ def build_parser() -> ArgumentParser:
     )
     training.add_train_arguments(train)
     train.set_defaults(handler=training.run_train)
+    from rtnet.cli import evaluate
+
+    scorer = commands.add_parser(
+        "eval", parents=[common], help=evaluate.EVAL_HELP, description=evaluate.EVAL_HELP
+    )
+    evaluate.add_eval_arguments(scorer)
+    scorer.set_defaults(handler=evaluate.run_eval)
     recorder = commands.add_parser(
         "record", parents=[common], help=record.HELP, description=record.HELP
     )
@@ -160,8 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Called without arguments, main is the process's entry point (the console script,
     # `python -m rtnet`) and the process ends with it: the run's signal handlers stay in place.
     args.owns_process = argv is None
-    console = Console(stderr=True)  # stdout stays free for `--jsonl -`
-    handler = RichHandler(console=console, show_path=False, show_time=False)
+    console = stderr_console()  # stdout stays free for `--jsonl -`
+    handler = log_handler(console)  # piped: lines that do not wrap
     log.addHandler(handler)
     log.setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     try:

@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from rtnet.consoles import stdout_console
 from rtnet.errors import ConfigError
 from rtnet.history.store import HistoryStore, Session, default_history_path
 from rtnet.history.summary import clock, daily_totals, segments, weekly_totals
@@ -195,7 +196,7 @@ def run_history_list(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps([s.as_dict() for s in sessions], indent=2))
         return 0
-    out = Console()
+    out = stdout_console()
     if not sessions:
         out.print(f"no sessions in {store.path}" + (" match" if args.since or args.app else ""))
         return 0
@@ -211,7 +212,7 @@ def run_history_show(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(session.as_dict(timeline=True), indent=2))
         return 0
-    out = Console()
+    out = stdout_console()
     facts = Table(title=f"session {session.id}", show_header=False, title_justify="left")
     facts.add_column(style="bold")
     facts.add_column()

@@ -34,6 +34,18 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def frame_size(text: str) -> tuple[int, int]:
+    """An argparse ``type``: ``640x480``, a width and a height in pixels."""
+    width, _, height = text.lower().partition("x")
+    try:
+        size = (int(width), int(height))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 640x480") from None
+    if min(size) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be 1 or more")
+    return size
+
+
 def add_threads_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument(
         "--threads",
@@ -61,19 +73,45 @@ def add_run_options(
     profile: bool,
     tracking: bool = False,
     pose_model: bool = False,
+    several_inputs: bool = False,
 ) -> None:
     """The options every app takes; ``tracking`` apps run the built-in landmark models, so they
     take ``--hands`` instead of the SenseKit weights' options. ``pose_model``: ``--model pose``
-    is offered (the built-in pose models, see rtnet.resolve)."""
+    is offered (the built-in pose models, see rtnet.resolve). ``several_inputs``: ``--path-in``
+    takes several files or a folder, one run each (rtnet.cli.inputs)."""
     source = parser.add_argument_group("input")
     choice = source.add_mutually_exclusive_group()
-    choice.add_argument("--path-in", metavar="FILE", help="read a video file instead of a camera")
+    if several_inputs:
+        choice.add_argument(
+            "--path-in",
+            nargs="+",
+            action="extend",
+            metavar="FILE",
+            help="read video files (or every video in a folder), one run each, instead of a "
+            "camera; with several, --jsonl and --path-out name folders",
+        )
+    else:
+        choice.add_argument(
+            "--path-in", metavar="FILE", help="read a video file instead of a camera"
+        )
     choice.add_argument(
         "--camera-id",
         type=bounded_int(0, MAX_CAMERA_ID),
         default=0,
         metavar="N",
         help="camera to read (default: 0)",
+    )
+    choice.add_argument(
+        "--landmarks-in",
+        metavar="FILE",
+        help="replay the landmarks `rtnet pose --jsonl` wrote, instead of video (no tracking)",
+    )
+    source.add_argument(
+        "--frame-size",
+        type=frame_size,
+        metavar="WxH",
+        help="--landmarks-in: the frame size the landmarks are normalised to, for files that "
+        'record none ("size")',
     )
     source.add_argument(
         "--realtime",

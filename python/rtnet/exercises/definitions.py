@@ -1,9 +1,15 @@
-"""Exercise definitions: one TOML file per exercise, loaded, validated and compiled for the core.
+"""Motion definitions: one TOML file per exercise (or gesture), loaded, validated and compiled
+for the core.
 
 A file names the signals the exercise uses (joint angles, body-frame positions, distances,
-inclinations, motion, optionally as rates), the posture its frames should show, the cycle of
-phases that makes one rep and its MET figures. See data/squats.toml for a commented example.
-Adding an exercise means adding a file: nothing here knows any exercise by name.
+inclinations, directions, distance ratios, motion, optionally as rates or high-passed), the
+posture its frames should show, the cycle of phases that makes one rep and its MET figures. See
+data/squats.toml for a commented example. Adding an exercise means adding a file: nothing here
+knows any exercise by name.
+
+Gestures (rtnet.gestures) are the same kind of file with their own ``Catalogue``: held hand
+shapes and phase sequences done within a time limit, on the pose and the hands' landmarks
+(``hand.index_tip``), each measured on either hand (``hand = "either"``).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from rtnet.errors import ConfigError
 
@@ -60,24 +66,82 @@ POSE_LANDMARKS: tuple[str, ...] = (
     "right_foot_index",
 )
 _INDEX = {name: i for i, name in enumerate(POSE_LANDMARKS)}
+# MediaPipe hand landmark order (21 per hand); the core takes the left hand's after the pose's,
+# then the right hand's: `left_hand.index_tip`, or `hand.index_tip` measured on each side.
+HAND_LANDMARKS: tuple[str, ...] = (
+    "wrist",
+    "thumb_cmc",
+    "thumb_mcp",
+    "thumb_ip",
+    "thumb_tip",
+    "index_mcp",
+    "index_pip",
+    "index_dip",
+    "index_tip",
+    "middle_mcp",
+    "middle_pip",
+    "middle_dip",
+    "middle_tip",
+    "ring_mcp",
+    "ring_pip",
+    "ring_dip",
+    "ring_tip",
+    "pinky_mcp",
+    "pinky_pip",
+    "pinky_dip",
+    "pinky_tip",
+)
+_HAND_INDEX = {name: i for i, name in enumerate(HAND_LANDMARKS)}
+_HAND_START = {"left": len(POSE_LANDMARKS), "right": len(POSE_LANDMARKS) + len(HAND_LANDMARKS)}
 # Points that are the mean of landmarks, the same on both sides.
 _CENTRES = {
     "hip_centre": (_INDEX["left_hip"], _INDEX["right_hip"]),
     "shoulder_centre": (_INDEX["left_shoulder"], _INDEX["right_shoulder"]),
     "ankle_centre": (_INDEX["left_ankle"], _INDEX["right_ankle"]),
+    "ear_centre": (_INDEX["left_ear"], _INDEX["right_ear"]),
+    "eye_centre": (_INDEX["left_eye"], _INDEX["right_eye"]),
+    "mouth_centre": (_INDEX["mouth_left"], _INDEX["mouth_right"]),
+    # Eyes, nose and mouth: where the face turns, against the ears.
+    "face_centre": (*range(7), _INDEX["mouth_left"], _INDEX["mouth_right"]),
 }
+# Points of a hand that are the mean of its landmarks.
+_HAND_CENTRES = {
+    "fingertips": ("index_tip", "middle_tip", "ring_tip", "pinky_tip"),
+    "knuckles": ("index_mcp", "middle_mcp", "ring_mcp", "pinky_mcp"),
+    "palm": ("wrist", "index_mcp", "middle_mcp", "ring_mcp", "pinky_mcp"),
+}
+_OTHER = {"left": "right", "right": "left"}
 
-Kind = Literal["reps", "hold", "idle", "absent"]
+Kind = Literal["reps", "hold", "idle", "absent", "motion"]
 KINDS: tuple[str, ...] = ("reps", "hold", "idle", "absent")
-_MEASURES = ("angle", "position", "distance", "inclination", "motion")
-_POINTS_PER_MEASURE = {"angle": 3, "distance": 2, "inclination": 2}
+_MEASURES = ("angle", "position", "distance", "inclination", "direction", "ratio", "motion")
+_POINTS_PER_MEASURE = {"angle": 3, "distance": 2, "inclination": 2, "direction": 2, "ratio": 4}
 # Default soft-threshold widths for recognition: degrees for angles, torso lengths otherwise.
-_DEFAULT_SOFTNESS = {"angle": 8.0, "inclination": 8.0}
+_DEFAULT_SOFTNESS = {"angle": 8.0, "inclination": 8.0, "direction": 0.15, "ratio": 0.15}
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What a family of definition files may say, and where the built-in ones are."""
+
+    what: str  # "exercise": in error messages
+    package: str  # its files are in <package>/data
+    kinds: tuple[str, ...]
+    # Phase sequences (kind "motion") end with their last phase; reps cycle back to the first.
+    sequence_kinds: tuple[str, ...] = ()
+    needs_met: bool = True
+    # `hand = "either"` allowed: the definition is measured on each hand on its own.
+    either_hand: bool = False
+    # Every posture condition must be seen (see rtnet._core.MotionModel's `strict`).
+    strict: bool = False
+
+
+EXERCISES = Catalogue("exercise", "rtnet.exercises", KINDS)
 _CONDITION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*([<>])\s*(-?[0-9.]+(?:[eE]-?[0-9]+)?)\s*$")
 
 # The compiled forms the core takes (see rtnet._core.MotionModel).
 MeasureSpec = tuple[str, list[list[int]], str]
-SignalSpec = tuple[MeasureSpec, MeasureSpec, str, bool, float, float, float]
+SignalSpec = tuple[MeasureSpec, MeasureSpec, str, bool, float, float, float, float]
 ConditionSpec = tuple[int, str, float]
 
 
@@ -92,6 +156,7 @@ class Signal:
     smoothing: float
     hysteresis: float
     softness: float
+    highpass: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -131,6 +196,14 @@ class ExerciseDefinition:
     alternating: bool
     met: tuple[MetLevel, ...]
     source: str
+    # Longest time from the current phase last holding to the next phase (s).
+    within: float = float("inf")
+    # "both": sided points on each side, combined; "either": the whole definition on each
+    # hand on its own, the better of the two counts.
+    hand: str = "both"
+    # "closed", "alternating", "sequence" or "swings" (see rtnet._core.MotionModel)
+    cycle: str = "closed"
+    strict: bool = False
 
     def met_at(self, cadence: float | None) -> float:
         """The MET of the highest level whose cadence (reps/min) is reached."""
@@ -142,7 +215,8 @@ class ExerciseDefinition:
 
 
 def _error(source: str, message: str) -> ConfigError:
-    return ConfigError(f"exercise definition {source}: {message}")
+    """``source`` names the file and what it defines: "exercise definition squats.toml"."""
+    return ConfigError(f"{source}: {message}")
 
 
 def _number(
@@ -163,6 +237,21 @@ def _flag(source: str, where: str, value: object) -> bool:
 
 
 def _point_indices(source: str, name: str, side: str) -> list[int]:
+    """Landmark indices of a point named in a definition, measured on `side`; "other_" names
+    the other side's (the hand that does not gesture)."""
+    if name.startswith("other_"):
+        name, side = name.removeprefix("other_"), _OTHER[side]
+    if "." in name:
+        hand, _, part = name.partition(".")
+        hand_side = {"hand": side, "left_hand": "left", "right_hand": "right"}.get(hand)
+        parts = _HAND_CENTRES.get(part, (part,))
+        if hand_side is not None and all(p in _HAND_INDEX for p in parts):
+            return [_HAND_START[hand_side] + _HAND_INDEX[p] for p in parts]
+        raise _error(
+            source,
+            f"unknown hand point {name!r}: use hand.<landmark> (left_hand., right_hand.) with a"
+            f" landmark ({', '.join(HAND_LANDMARKS[:5])}, ...) or {', '.join(_HAND_CENTRES)}",
+        )
     if name in _CENTRES:
         return list(_CENTRES[name])
     if name in _INDEX:
@@ -173,7 +262,7 @@ def _point_indices(source: str, name: str, side: str) -> list[int]:
     raise _error(
         source,
         f"unknown point {name!r}: use a landmark name ({', '.join(POSE_LANDMARKS[11:17])}, ...),"
-        f" one without its side (knee), or {', '.join(_CENTRES)}",
+        f" one without its side (knee), {', '.join(_CENTRES)}, or hand.<landmark>",
     )
 
 
@@ -198,12 +287,13 @@ def _parse_signal(source: str, name: str, table: object) -> Signal:
     for p in points:
         _point_indices(source, p, "left")
     allowed = {measure, "origin", "axis", "combine", "rate", "smoothing", "hysteresis", "softness"}
+    allowed.add("highpass")
     unknown = set(table) - allowed
     if unknown:
         raise _error(source, f"signals.{name}: unknown keys {sorted(unknown)}")
     axis = str(table.get("axis", "y"))
-    if axis not in ("x", "y", "z"):
-        raise _error(source, f"signals.{name}.axis must be x, y or z, got {axis!r}")
+    if axis not in ("x", "y", "z", "lateral"):
+        raise _error(source, f"signals.{name}.axis must be x, y, z or lateral, got {axis!r}")
     combine = str(table.get("combine", "mean"))
     if combine not in ("left", "right", "mean", "min", "max", "diff", "absdiff"):
         raise _error(source, f"signals.{name}.combine: unknown {combine!r}")
@@ -225,6 +315,7 @@ def _parse_signal(source: str, name: str, table: object) -> Signal:
             table.get("softness", _DEFAULT_SOFTNESS.get(measure, 0.1)),
             minimum=1e-6,
         ),
+        highpass=_number(source, f"signals.{name}.highpass", table.get("highpass", 0.0)),
     )
 
 
@@ -245,8 +336,12 @@ def _parse_conditions(
     return tuple(out)
 
 
-def parse_definition(text: str, source: str) -> ExerciseDefinition:
+def parse_definition(
+    text: str, source: str, catalogue: Catalogue = EXERCISES
+) -> ExerciseDefinition:
     """Parses and validates one definition file's text; ConfigError on any mistake."""
+    file = source
+    source = f"{catalogue.what} definition {file}"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -261,16 +356,22 @@ def parse_definition(text: str, source: str) -> ExerciseDefinition:
         "phases",
         "rep",
         "alternating",
+        "within",
     }
+    if catalogue.either_hand:
+        allowed.add("hand")
     unknown = set(data) - allowed
     if unknown:
         raise _error(source, f"unknown keys {sorted(unknown)}")
     name = data.get("name")
     if not isinstance(name, str) or not name:
-        raise _error(source, "name must be a non-empty string (a fitness label)")
+        raise _error(source, f"name must be a non-empty string (a {catalogue.what} label)")
     kind = data.get("kind")
-    if kind not in KINDS:
-        raise _error(source, f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind not in catalogue.kinds:
+        raise _error(source, f"kind must be one of {', '.join(catalogue.kinds)}, got {kind!r}")
+    hand = data.get("hand", "both")
+    if hand not in ("both", "either"):
+        raise _error(source, f"hand must be both or either, got {hand!r}")
     raw_signals = data.get("signals", {})
     if not isinstance(raw_signals, Mapping):
         raise _error(source, "signals must be a table of named signals")
@@ -298,11 +399,39 @@ def parse_definition(text: str, source: str) -> ExerciseDefinition:
                 ),
             )
         )
-    if kind == "reps" and len(phases) < 2:
-        raise _error(source, "a reps exercise needs a cycle of at least 2 phases")
-    if kind != "reps" and phases:
+    cycled = kind == "reps" or kind in catalogue.sequence_kinds
+    if cycled and len(phases) < 2:
+        raise _error(source, f"a {kind} definition needs a cycle of at least 2 phases")
+    if not cycled and phases:
         raise _error(source, f"a {kind} definition has no phases")
-    met_tables = data.get("met")
+    met = _parse_met(source, data.get("met"), required=catalogue.needs_met)
+    alternating = _flag(source, "alternating", data.get("alternating", False))
+    if kind in catalogue.sequence_kinds:
+        cycle = "swings" if alternating else "sequence"
+    else:
+        cycle = "alternating" if alternating else "closed"
+    return ExerciseDefinition(
+        name=name,
+        kind=kind,
+        signals=signals,
+        posture=posture,
+        phases=tuple(phases),
+        window=_number(source, "window", data.get("window", 4.0), minimum=0.1),
+        alternating=alternating,
+        met=met,
+        source=file,
+        within=_number(
+            source, "within", data.get("within", float("inf")), minimum=0.01, infinite=True
+        ),
+        hand=hand,
+        cycle=cycle,
+        strict=catalogue.strict,
+    )
+
+
+def _parse_met(source: str, met_tables: object, *, required: bool) -> tuple[MetLevel, ...]:
+    if met_tables is None and not required:
+        return (MetLevel(met=1.0, code=None, intensity="", from_cadence=0.0),)
     if not isinstance(met_tables, list) or not met_tables:
         raise _error(source, "met must be an array of tables ([[met]]) with met = number")
     met = []
@@ -328,24 +457,16 @@ def parse_definition(text: str, source: str) -> ExerciseDefinition:
             )
         )
     met.sort(key=lambda level: level.from_cadence)
-    return ExerciseDefinition(
-        name=name,
-        kind=kind,
-        signals=signals,
-        posture=posture,
-        phases=tuple(phases),
-        window=_number(source, "window", data.get("window", 4.0), minimum=0.1),
-        alternating=_flag(source, "alternating", data.get("alternating", False)),
-        met=tuple(met),
-        source=source,
-    )
+    return tuple(met)
 
 
-def load_definitions(paths: Iterable[Path] | None = None) -> list[ExerciseDefinition]:
-    """The definitions in `paths`, or the built-in ones (rtnet/exercises/data/*.toml)."""
+def load_definitions(
+    paths: Iterable[Path] | None = None, catalogue: Catalogue = EXERCISES
+) -> list[ExerciseDefinition]:
+    """The definitions in `paths`, or the catalogue's built-in ones (<package>/data/*.toml)."""
     texts: list[tuple[str, str]] = []
     if paths is None:
-        folder = resources.files("rtnet.exercises") / "data"
+        folder = resources.files(catalogue.package) / "data"
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):
             if entry.name.endswith(".toml"):
                 texts.append((entry.read_text(encoding="utf-8"), entry.name))
@@ -354,12 +475,17 @@ def load_definitions(paths: Iterable[Path] | None = None) -> list[ExerciseDefini
             try:
                 texts.append((Path(path).read_text(encoding="utf-8"), str(path)))
             except OSError as err:
-                raise ConfigError(f"cannot read exercise definition {path}: {err}") from None
-    definitions = [parse_definition(text, source) for text, source in texts]
+                raise ConfigError(
+                    f"cannot read {catalogue.what} definition {path}: {err}"
+                ) from None
+    definitions = [parse_definition(text, source, catalogue) for text, source in texts]
     seen: dict[str, str] = {}
     for d in definitions:
         if d.name in seen:
-            raise _error(d.source, f"{d.name!r} is also defined in {seen[d.name]}")
+            raise _error(
+                f"{catalogue.what} definition {d.source}",
+                f"{d.name!r} is also defined in {seen[d.name]}",
+            )
         seen[d.name] = d.source
     return definitions
 
@@ -369,47 +495,66 @@ def _measure(signal: Signal, side: str) -> MeasureSpec:
     return (signal.measure, points, signal.axis)
 
 
-def compile_signal(signal: Signal) -> SignalSpec:
-    """The core's form of a signal: left- and right-side measures and their options."""
+def compile_signal(signal: Signal, side: str | None = None) -> SignalSpec:
+    """The core's form of a signal: left- and right-side measures and their options; with
+    `side`, that side's measure only (a definition measured on either hand)."""
+    if side is None:
+        left, right, combine = _measure(signal, "left"), _measure(signal, "right"), signal.combine
+    else:
+        left = right = _measure(signal, side)
+        combine = "left"
     return (
-        _measure(signal, "left"),
-        _measure(signal, "right"),
-        signal.combine,
+        left,
+        right,
+        combine,
         signal.rate,
         signal.smoothing,
         signal.hysteresis,
         signal.softness,
+        signal.highpass,
     )
+
+
+ExerciseSpec = tuple[
+    list[ConditionSpec], list[tuple[list[ConditionSpec], float, float]], float, str, float, bool
+]
 
 
 @dataclass(frozen=True)
 class CompiledDefinitions:
-    """Definitions in the core's form, identical signals shared between exercises."""
+    """Definitions in the core's form, identical signals shared between exercises. A definition
+    measured on either hand is two of the core's entries: ``owners[k]`` is the definition of
+    entry ``k``."""
 
     signals: list[SignalSpec]
-    exercises: list[
-        tuple[list[ConditionSpec], list[tuple[list[ConditionSpec], float, float]], float, bool]
-    ]
+    exercises: list[ExerciseSpec]
     names: tuple[str, ...]
+    owners: tuple[int, ...]
 
 
 def compile_definitions(definitions: Sequence[ExerciseDefinition]) -> CompiledDefinitions:
     signals: list[SignalSpec] = []
     index: dict[str, int] = {}
-    exercises: list[Any] = []
-    for d in definitions:
-        local: dict[str, int] = {}
-        for s in d.signals:
-            spec = compile_signal(s)
-            local[s.name] = index.setdefault(repr(spec), len(signals))
-            if local[s.name] == len(signals):
-                signals.append(spec)
+    exercises: list[ExerciseSpec] = []
+    owners: list[int] = []
+    for k, d in enumerate(definitions):
+        sides: tuple[str | None, ...] = ("left", "right") if d.hand == "either" else (None,)
+        for side in sides:
+            local: dict[str, int] = {}
+            for s in d.signals:
+                spec = compile_signal(s, side)
+                local[s.name] = index.setdefault(repr(spec), len(signals))
+                if local[s.name] == len(signals):
+                    signals.append(spec)
 
-        def conditions(
-            conds: Sequence[Condition], local: dict[str, int] = local
-        ) -> list[ConditionSpec]:
-            return [(local[c.signal], c.op, c.threshold) for c in conds]
+            def conditions(
+                conds: Sequence[Condition], local: dict[str, int] = local
+            ) -> list[ConditionSpec]:
+                return [(local[c.signal], c.op, c.threshold) for c in conds]
 
-        phases = [(conditions(p.when), p.min_duration, p.max_duration) for p in d.phases]
-        exercises.append((conditions(d.posture), phases, d.window, d.alternating))
-    return CompiledDefinitions(signals, exercises, tuple(d.name for d in definitions))
+            phases = [(conditions(p.when), p.min_duration, p.max_duration) for p in d.phases]
+            exercises.append((conditions(d.posture), phases, d.window, d.cycle, d.within, d.strict))
+            owners.append(k)
+    return CompiledDefinitions(
+        signals, exercises, tuple(d.name for d in definitions), tuple(owners)
+    )

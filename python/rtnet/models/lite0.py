@@ -8,8 +8,11 @@ backbones, so custom classifiers train and run without any download:
 - batch-norms and the input normalisation are folded into the convolutions (frames are RGB in
   [0, 1], as for the other backbones);
 - some expansion convolutions become temporal convolutions (:class:`TemporalConv`), initialised to
-  pass the current frame through, two of them with temporal stride 2, so that a call on 4 frames
-  returns one (1280, 8, 8) map, like ``efficientnet`` and ``mobilenet``;
+  pass the current frame through, all with temporal stride 1: a call on 4 frames returns four
+  (1280, 8, 8) maps, one per frame (16 a second), where ``efficientnet`` and ``mobilenet`` return
+  one per model step. Their trained temporal strides summarise 4 frames in motion features; here
+  the temporal strides would only drop 3 frames of 4 (a pass-through convolution of stride 2
+  keeps every other frame), so a custom classifier's head would see the scene at 4 Hz;
 - on a still video its features are those of the 2D network on the same image; training
   (``--finetune-layers``) can then teach the temporal convolutions motion.
 """
@@ -57,11 +60,11 @@ STAGES: tuple[tuple[int, int, int, int, int], ...] = (
     (3, 1, 6, 320, 1),
 )
 
-# Blocks whose expansion becomes a temporal convolution -> temporal stride. Like SenseKit's
-# efficientnet: the two strides early (at 1/8 and 1/16 resolution, so everything after runs once
-# per 4 frames), stride-1 temporal convolutions spread over the depth. All are residual blocks, so
-# the inflated network keeps the 2D network's shape.
-TEMPORAL_BLOCKS: dict[int, int] = {2: 1, 4: 2, 6: 1, 7: 2, 9: 1, 12: 1, 14: 1}
+# Blocks whose expansion becomes a temporal convolution -> temporal stride: spread over the depth,
+# like SenseKit's efficientnet, but without its two temporal strides (features at 16 Hz, for 25%
+# more time per step than with them). All are residual blocks, so the inflated network keeps the
+# 2D network's shape.
+TEMPORAL_BLOCKS: dict[int, int] = {2: 1, 4: 1, 6: 1, 7: 1, 9: 1, 12: 1, 14: 1}
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
 
 
 class Lite0Backbone(StreamingBackbone):
-    """The streaming Lite0: (T, 3, 256, 256) RGB frames in [0, 1] -> (T/4, 1280, 8, 8)."""
+    """The streaming Lite0: (T, 3, 256, 256) RGB frames in [0, 1] -> (T, 1280, 8, 8)."""
 
     channels: ClassVar[Channels] = "rgb"  # ImageNet weights, ported from TensorFlow: RGB
 

@@ -4,7 +4,7 @@ frames in, one ``FrameTracks`` out, with the JSONL object `rtnet pose --jsonl` w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,6 +23,12 @@ def _rounded(values: npt.NDArray[np.float32]) -> list[list[float]]:
     return rounded
 
 
+def as_recorded(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``values`` as the JSONL records them: the apps analyse exactly the landmarks a recording
+    gives back, so a run on a recording (``--landmarks-in``) matches the run on the video."""
+    return np.round(values.astype(np.float64), JSON_DIGITS).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class FrameTracks:
     """What was tracked in frame ``frame`` (a tick index), ``time`` seconds into the stream at
@@ -32,10 +38,13 @@ class FrameTracks:
     time: float
     pose: PoseResult | None
     hands: list[HandResult] = field(default_factory=list)
+    size: tuple[int, int] | None = None  # the frame's width and height, in pixels
+    mirrored: bool | None = None  # the frame is mirrored (selfie view): whose left is the left
 
     def to_json(self) -> dict[str, Any]:
         """The JSONL object: x, y normalised to the frame; pose landmarks x, y, z, visibility,
-        presence; hand landmarks x, y, z."""
+        presence; hand landmarks x, y, z; ``size``, the frame's [width, height], and
+        ``mirrored``, when known (what a replay, ``--landmarks-in``, needs to know)."""
         pose = None
         if self.pose is not None:
             pose = {"score": round(self.pose.score, 4), "landmarks": _rounded(self.pose.landmarks)}
@@ -47,7 +56,17 @@ class FrameTracks:
             }
             for hand in self.hands
         ]
-        return {"frame": self.frame, "time": round(self.time, 6), "pose": pose, "hands": hands}
+        record: dict[str, Any] = {
+            "frame": self.frame,
+            "time": round(self.time, 6),
+            "pose": pose,
+            "hands": hands,
+        }
+        if self.size is not None:
+            record["size"] = list(self.size)
+        if self.mirrored is not None:
+            record["mirrored"] = self.mirrored
+        return record
 
 
 class Tracking:
@@ -69,6 +88,7 @@ class Tracking:
         hand_tracker: HandTracker | None = None,
     ) -> None:
         self.pose = pose_tracker if pose_tracker is not None else PoseTracker(precision=precision)
+        self.mirrored = mirrored
         self.hands = None
         if hands:
             self.hands = hand_tracker or HandTracker(mirrored=mirrored, precision=precision)
@@ -83,7 +103,11 @@ class Tracking:
         time = (index + 1) / MODEL_FPS
         pose = self.pose.process(frame, time)
         hands = self.hands.process(frame, time) if self.hands is not None else []
-        return FrameTracks(index, time, pose, hands)
+        if pose is not None:
+            pose = replace(pose, landmarks=as_recorded(pose.landmarks))
+        hands = [replace(hand, landmarks=as_recorded(hand.landmarks)) for hand in hands]
+        height, width = frame.shape[:2]
+        return FrameTracks(index, time, pose, hands, (width, height), self.mirrored)
 
 
 @dataclass(frozen=True)
@@ -94,6 +118,10 @@ class PoseStep:
     times: npt.NDArray[np.float64]  # (T,) stream seconds at the end of each frame
     aspect: float  # frame width / height (x and y are normalised to them)
     tracks: list[FrameTracks]
+    # With hands tracked (gestures): (T, 42, 5), the left hand's 21 landmarks then the right's
+    # (x, y, z, then 1, 1: tracked), NaN for a hand not tracked; None: hands not tracked.
+    hands: npt.NDArray[np.float32] | None = None
+    mirrored: bool = False  # frames are mirrored (a selfie camera): whose left is the left
 
 
 class FrameTracker(Protocol):
@@ -106,12 +134,17 @@ class FrameTracker(Protocol):
 
 class PoseSteps:
     """``Tracking`` run on every frame of a step (the engine hands it the step's raw frames), its
-    landmarks stacked for the exercise apps (fitness, calories, reps on the built-in models)."""
+    landmarks stacked for the exercise apps (fitness, calories, reps on the built-in models) and,
+    with ``hands``, the hands' for gestures."""
 
     takes_frames = True
 
-    def __init__(self, tracking: FrameTracker) -> None:
+    def __init__(
+        self, tracking: FrameTracker, *, hands: bool = False, mirrored: bool = False
+    ) -> None:
         self.tracking = tracking
+        self.hands = hands  # stack the hands' landmarks too (gestures)
+        self.mirrored = mirrored
 
     def reset(self) -> None:
         self.tracking.reset()
@@ -124,4 +157,21 @@ class PoseSteps:
                 row[:] = frame_tracks.pose.landmarks
         height, width = frames[0].shape[:2]
         times = np.array([t.time for t in tracks], np.float64)
-        return PoseStep(landmarks, times, width / height, tracks)
+        hands = _stacked_hands(tracks) if self.hands else None
+        return PoseStep(landmarks, times, width / height, tracks, hands, self.mirrored)
+
+
+def _stacked_hands(tracks: Sequence[FrameTracks]) -> npt.NDArray[np.float32]:
+    """(T, 42, 5): per frame the hand labelled Left, then the one labelled Right (a second hand
+    with the same label takes the free place: the exercise core assigns hands to the nearer pose
+    wrist anyway)."""
+    out = np.full((len(tracks), 42, 5), np.nan, np.float32)
+    for row, frame_tracks in zip(out, tracks, strict=True):
+        free = [0, 1]
+        for hand in frame_tracks.hands[:2]:
+            block = 0 if hand.handedness == "Left" else 1
+            block = block if block in free else free[0]
+            free.remove(block)
+            row[21 * block : 21 * (block + 1), :3] = hand.landmarks
+            row[21 * block : 21 * (block + 1), 3:] = 1.0
+    return out

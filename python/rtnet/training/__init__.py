@@ -2,3 +2,4 @@
 
 # Here, not in train.py, so that the CLI can show it without importing torch.
 DEFAULT_EPOCHS = 100
+DEFAULT_CONTEXT = 2.0  # seconds a custom classifier's head sees at once

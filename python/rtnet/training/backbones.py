@@ -119,3 +119,16 @@ def choose_backbone(
         f"no {wanted} backbone in {searched} -- {PUBLISHER_HINT} in one of those folders, "
         "or use --backbone lite0 (built in)"
     )
+
+
+def features_per_step(backbone: StreamingBackbone) -> int:
+    """How many feature maps ``backbone`` returns per model step: 4 (one per frame) for lite0,
+    1 for the SenseKit backbones, whose two temporal strides halve the rate twice."""
+    from rtnet.models.layers import InvertedResidual
+    from rtnet.resample import STEP_FRAMES
+
+    stride = 1
+    for layer in backbone.cnn:
+        if isinstance(layer, InvertedResidual):
+            stride *= layer.time_stride
+    return max(1, STEP_FRAMES // stride)

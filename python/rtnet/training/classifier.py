@@ -26,10 +26,18 @@ from rtnet.models.backbones import Precision, StreamingBackbone
 from rtnet.models.checkpoint import load_state_dict
 from rtnet.network import BackboneNetwork
 from rtnet.resample import MODEL_FPS, STEP_FRAMES
-from rtnet.training.backbones import BACKBONE_NAMES, LITE0, BackboneChoice, choose_backbone
+from rtnet.training.backbones import (
+    BACKBONE_NAMES,
+    LITE0,
+    BackboneChoice,
+    choose_backbone,
+    features_per_step,
+)
 from rtnet.training.head import HeadConfig, StreamingHead, TemporalHead
 
-CHECKPOINT_FORMAT = 1
+# 2: a head over a context of features on a grid (lite0 per frame); format 1's head saw 1 s of
+# lite0 features at 4 Hz, which the current lite0 no longer computes.
+CHECKPOINT_FORMAT = 2
 WEIGHTS_FILE = "classifier.pt"
 LABELS_FILE = "labels.json"
 CONFIG_FILE = "config.json"
@@ -80,6 +88,14 @@ class ClassifierConfig:
         weights_version = fields.optional_choice(
             "version", () if backbone == LITE0 else ("pro", "lite")
         )
+        # After the fields every format has (a broken file is reported as broken), before the
+        # head's, which format 1 lacked.
+        if version < CHECKPOINT_FORMAT:
+            raise ConfigError(
+                f"{source}: a classifier of an older rtnet (format {version}), whose head this "
+                "version cannot run -- train it again with `rtnet train` (the dataset's videos "
+                "are all it needs)"
+            )
         head = fields.nested("head", HeadConfig.__dataclass_fields__)
         config = cls(
             backbone=backbone,
@@ -89,6 +105,8 @@ class ClassifierConfig:
                 grid=head.integer("grid", 1, FEATURE_GRID),
                 motion_channels=head.integer("motion_channels", 1, MAX_HEAD_CHANNELS),
                 appearance_channels=head.integer("appearance_channels", 1, MAX_HEAD_CHANNELS),
+                temporal_channels=head.integer("temporal_channels", 1, MAX_HEAD_CHANNELS),
+                features_per_step=head.integer("features_per_step", 1, STEP_FRAMES),
                 dropout=head.number("dropout", 0.0, 1.0, top_open=True),
             ),
             finetune_layers=fields.integer("finetune_layers", 0, MAX_FINETUNE_LAYERS),
@@ -345,6 +363,13 @@ def load_classifier(
             checkpoint, weights_dir=weights_dir, model=model, version=version
         )
     backbone = choice.build(device="cpu", precision=precision, fast=True)
+    rate = features_per_step(backbone)
+    if checkpoint.config.head.features_per_step != rate:
+        raise ConfigError(
+            f"{checkpoint.folder / CONFIG_FILE}: the head takes "
+            f"{checkpoint.config.head.features_per_step} features per model step, the "
+            f"{choice.label} backbone gives {rate} -- train it again with `rtnet train`"
+        )
     load_layers(backbone, checkpoint.backbone_state, checkpoint.folder / WEIGHTS_FILE)
     backbone.to(device)
     network = ClassifierNetwork(backbone, build_head(checkpoint), device)

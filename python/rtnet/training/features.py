@@ -4,9 +4,13 @@ A video is read exactly as ``rtnet run`` reads it (resampled to 16 fps, preproce
 FrameRing, 4 frames per model step, temporal state from zero), so the head trains on the
 features it will see live.
 
-Cache entries are ``features/<backbone>[/finetune-<N>]/<split>/<label>/<file>.npz``. An entry is
-reused while the video has the same size and modification time, or failing that the same
-content hash (a copied or touched file), and was made by the same backbone weights.
+Features are kept as the head uses them: pooled to its grid (4x4 by default, 4 to 16 times
+smaller than the 8x8 maps), one per frame for lite0 (16 a second), one per model step for the
+SenseKit backbones. With fine-tuned layers they are the input of those layers, unpooled.
+
+Cache entries are ``features/<backbone>[/grid-<G>|/finetune-<N>]/<split>/<label>/<file>.npz``.
+An entry is reused while the video has the same size and modification time, or failing that the
+same content hash (a copied or touched file), and was made by the same backbone weights.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from rtnet.models.backbones import StreamingBackbone
 from rtnet.resample import MODEL_FPS, STEP_FRAMES
 from rtnet.training.backbones import BackboneChoice
 from rtnet.training.dataset import Video
+from rtnet.training.head import pool_features
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: pooled to the head's grid; lite0 per frame
 CLIPS_PER_CALL = 8  # 32 frames per backbone call: fewer Python round trips, same numbers
 
 
@@ -63,24 +68,30 @@ class Extractor:
     choice: BackboneChoice
     backbone: StreamingBackbone
     layers: int  # the first ``layers`` entries of ``backbone.cnn`` are applied
+    grid: int | None = None  # pooled to grid x grid cells (the whole backbone only)
 
     @property
     def finetune_layers(self) -> int:
         return len(self.backbone.cnn) - self.layers
 
     def identity(self) -> str:
-        return f"{self.choice.identity()}:layers={self.layers}:v{CACHE_FORMAT}"
+        return f"{self.choice.identity()}:layers={self.layers}:grid={self.grid}:v{CACHE_FORMAT}"
 
     def folder(self, root: Path) -> Path:
         folder = root / "features" / self.choice.key
-        return folder if self.finetune_layers == 0 else folder / f"finetune-{self.finetune_layers}"
+        if self.finetune_layers:
+            return folder / f"finetune-{self.finetune_layers}"
+        return folder / f"grid-{self.grid}" if self.grid is not None else folder
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """(T, 3, 256, 256) frames in the backbone's channel order, stream order -> the layers'
         output."""
         x = torch.from_numpy(frames)
         if self.layers == len(self.backbone.cnn):
-            return self.backbone(x).numpy()  # the backbone's own (fast) path
+            features = self.backbone(x)  # the backbone's own (fast) path
+            if self.grid is not None:
+                features = pool_features(features, self.grid)
+            return features.numpy()
         with torch.inference_mode():
             if self.backbone.fast:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -95,7 +106,7 @@ class TooShort(Exception):
 @dataclass(frozen=True)
 class Extracted:
     video: Video
-    features: np.ndarray  # (steps or frames, C, H, W) float32
+    features: np.ndarray  # (features, C, H, W) float32: per model step, or per frame (lite0)
     cached: bool
 
 

@@ -5,8 +5,11 @@ and a report with per-class accuracy and the confusion matrix."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
-from collections.abc import Sequence
+import math
+import shlex
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,9 +22,16 @@ from torch import Tensor, nn
 from rtnet.errors import ConfigError
 from rtnet.models.layers import TemporalConv
 from rtnet.resample import MODEL_FPS, STEP_FRAMES
-from rtnet.training import DEFAULT_EPOCHS
-from rtnet.training.backbones import BackboneChoice, choose_backbone
-from rtnet.training.classifier import Checkpoint, ClassifierConfig, write_checkpoint
+from rtnet.training import DEFAULT_CONTEXT, DEFAULT_EPOCHS
+from rtnet.training.advice import overfitting_advice, stop_reason
+from rtnet.training.augment import Augmentation
+from rtnet.training.backbones import BackboneChoice, choose_backbone, features_per_step
+from rtnet.training.classifier import (
+    MAX_HEAD_STEPS,
+    Checkpoint,
+    ClassifierConfig,
+    write_checkpoint,
+)
 from rtnet.training.dataset import SPLITS, Dataset, Leak, Split, discover, find_leaks
 from rtnet.training.features import (
     Extracted,
@@ -31,7 +41,7 @@ from rtnet.training.features import (
     Skipped,
     extract_all,
 )
-from rtnet.training.head import HeadConfig, TemporalHead
+from rtnet.training.head import HeadConfig, TemporalHead, windows_of
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,20 +57,26 @@ class TrainOptions:
     weights_dir: Path | None = None
     finetune_layers: int = 0
     epochs: int = DEFAULT_EPOCHS
-    patience: int = 25  # epochs without a better validation accuracy before stopping
+    patience: int = 15  # epochs without a better validation result before stopping
     name: str | None = None  # checkpoint folder name; default: the backbone's
     force: bool = False  # overwrite an existing checkpoint of that name
-    head: HeadConfig = field(default_factory=HeadConfig)
-    videos_per_batch: int = 4
-    learning_rate: float = 1e-3
+    context: float = DEFAULT_CONTEXT  # seconds the head sees at once
+    head: HeadConfig = field(default_factory=HeadConfig)  # steps/features_per_step: set by run()
+    augment: bool = True  # speed, shift, gain (see rtnet.training.augment)
+    mirror: bool = False  # also mirror-image clips: only where no class is left/right-handed
+    videos_per_batch: int = 2  # small batches: more steps per epoch, learns in fewer epochs
+    learning_rate: float = 3e-3
     finetune_learning_rate: float = 1e-4
-    weight_decay: float = 1e-2
+    weight_decay: float = 5e-2
     seed: int = 0
+
+
+LOSS_MARGIN = 0.05  # a relative loss decrease that counts as better at equal accuracy
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Window-level results on one split: one window = ``steps`` consecutive model steps."""
+    """Window-level results on one split: one window = the context ending at a model step."""
 
     accuracy: float
     loss: float
@@ -74,9 +90,22 @@ class Evaluation:
         )
 
     def better_than(self, other: Evaluation | None) -> bool:
-        if other is None:
-            return True
-        return (self.accuracy, -self.loss) > (other.accuracy, -other.loss)
+        """Higher accuracy, or the same with a clearly lower loss (a loss that keeps creeping
+        down on windows already right would postpone early stopping for nothing)."""
+        if other is None or self.accuracy != other.accuracy:
+            return other is None or self.accuracy > other.accuracy
+        return self.loss < other.loss * (1 - LOSS_MARGIN)
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """One epoch of training, as the progress line shows it."""
+
+    epoch: int
+    train_loss: float  # mean over the epoch's (augmented) training windows
+    train_accuracy: float  # of those windows, as the model was while it learnt them
+    valid_accuracy: float
+    valid_loss: float
 
 
 @dataclass(frozen=True)
@@ -93,22 +122,19 @@ class TrainResult:
     reused: int
     skipped: tuple[Skipped, ...]
     leaks: tuple[Leak, ...] = ()  # validation videos that repeat training videos
+    history: tuple[Epoch, ...] = ()  # every epoch run, in order
 
 
 @dataclass
 class _Split:
     """The videos of one split as tensors: what the trainable part of the network gets."""
 
-    inputs: list[Tensor]
+    inputs: list[Tensor]  # float16 (features, C, H, W); converted per use
     targets: list[int]
 
     @classmethod
-    def of(cls, items: Sequence[Extracted], labels: Sequence[str], pool: int | None) -> _Split:
-        inputs = []
-        for item in items:
-            x = torch.from_numpy(item.features)
-            # Head only: pool once here (the head pools first anyway), 4x less memory.
-            inputs.append(F.adaptive_avg_pool2d(x, pool) if pool is not None else x)
+    def of(cls, items: Sequence[Extracted], labels: Sequence[str]) -> _Split:
+        inputs = [torch.from_numpy(item.features).to(torch.float16) for item in items]
         return cls(inputs, [labels.index(item.video.label) for item in items])
 
 
@@ -120,37 +146,46 @@ class _Model(nn.Module):
         self.layers = layers
         self.head = head
 
-    def step_features(self, video: Tensor) -> Tensor:
+    def features(self, video: Tensor) -> Tensor:
+        """The backbone's features of one video, from the cached input of its trained part."""
+        x = video.float()
         if self.layers is None:
-            return video
+            return x
         for module in self.layers.modules():
             if isinstance(module, TemporalConv):
                 module.reset()  # each video is a stream of its own
-        out: Tensor = self.layers(video)
+        out: Tensor = self.layers(x)
         return out
 
-    def forward(self, videos: Sequence[Tensor]) -> tuple[Tensor, list[int]]:
-        """Logits of every window of every video, and how many windows each video has."""
-        steps = self.head.config.steps
-        windows, counts = [], []
-        for video in videos:
-            features = self.step_features(video)
-            count = features.shape[0] - steps + 1
-            windows.append(features.unfold(0, steps, 1).permute(0, 4, 1, 2, 3))
-            counts.append(count)
-        return self.head(torch.cat(windows)), counts
+    def windows(self, features: Tensor, every: int) -> Tensor:
+        """Logits of the windows of one video's features, ending at every ``every``-th feature
+        from the shortest context trained on (``min_features``)."""
+        config = self.head.config
+        codes = self.head.encode(features)
+        first = min_features(config) - 1
+        # Ends aligned with the last feature of a model step, as ``rtnet run`` computes them.
+        first += (config.features_per_step - 1 - first) % every if every > 1 else 0
+        ends = torch.arange(first, codes.shape[0], every)
+        return self.head.classify_windows(windows_of(codes, config.window, ends))
+
+
+def min_features(config: HeadConfig) -> int:
+    """The shortest context a window is trained and scored on: half the context (a stream's
+    first seconds are shorter than a full context; the head sees those too)."""
+    return max(1, config.steps // 2) * config.features_per_step
 
 
 def _evaluate(model: _Model, split: _Split, num_classes: int) -> Evaluation:
     model.eval()
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     losses, videos_right = [], 0
+    every = model.head.config.features_per_step
     with torch.no_grad():
         for video, target in zip(split.inputs, split.targets, strict=True):
-            logits, _ = model([video])
+            logits = model.windows(model.features(video), every)
             targets = torch.full((logits.shape[0],), target)
             losses.append(F.cross_entropy(logits, targets, reduction="sum").item())
-            np.add.at(confusion, (target, logits.argmax(dim=1).numpy()), 1)
+            np.add.at(confusion, (np.full(len(logits), target), logits.argmax(dim=1).numpy()), 1)
             videos_right += int(torch.softmax(logits, 1).mean(0).argmax().item() == target)
     windows = int(confusion.sum())
     return Evaluation(
@@ -167,11 +202,11 @@ def _sha256(path: Path) -> str:
     return digest
 
 
-def _class_weights(split: _Split, steps: int, num_classes: int) -> Tensor:
-    """Balances classes with more or longer videos (counted in windows)."""
+def _class_weights(split: _Split, num_classes: int) -> Tensor:
+    """Balances classes with more or longer videos (counted in features: windows end at each)."""
     counts = np.zeros(num_classes)
     for video, target in zip(split.inputs, split.targets, strict=True):
-        counts[target] += video.shape[0] - steps + 1
+        counts[target] += video.shape[0]
     return torch.tensor(counts.sum() / (num_classes * np.maximum(counts, 1)), dtype=torch.float32)
 
 
@@ -208,9 +243,19 @@ class Trainer:
                 f"checkpoint {checkpoint_folder} already exists: pass --force to overwrite it, "
                 "or choose another --name"
             )
+        steps = round(options.context * MODEL_FPS / STEP_FRAMES)
+        if not (math.isfinite(options.context) and 1 <= steps <= MAX_HEAD_STEPS):
+            raise ConfigError(
+                f"invalid --context {options.context:g}: expected "
+                f"{STEP_FRAMES / MODEL_FPS:g} to {MAX_HEAD_STEPS * STEP_FRAMES / MODEL_FPS:g} "
+                "seconds"
+            )
         torch.manual_seed(options.seed)
         backbone = choice.build(fast=True)
         depth = len(backbone.cnn)
+        head = dataclasses.replace(
+            options.head, steps=steps, features_per_step=features_per_step(backbone)
+        )
         if options.finetune_layers > depth:
             raise ConfigError(
                 f"invalid --finetune-layers {options.finetune_layers}: the {choice.label} "
@@ -224,16 +269,16 @@ class Trainer:
         leaks = find_leaks(dataset, _sha256)
         for leak in leaks:
             self.console.print(f"[yellow]warning: {leak.message()}[/]", highlight=False)
-        extractor = Extractor(choice, backbone, depth - options.finetune_layers)
-        items, skipped, extracted, reused = self._features(dataset, extractor)
-        splits = {
-            split: _Split.of(
-                items[split],
-                dataset.labels,
-                options.head.grid if options.finetune_layers == 0 else None,
-            )
-            for split in ("train", "valid")
-        }
+        extractor = Extractor(
+            choice,
+            backbone,
+            depth - options.finetune_layers,
+            grid=head.grid if options.finetune_layers == 0 else None,
+        )
+        items, skipped, extracted, reused = self._features(
+            dataset, extractor, min_features(head) // head.features_per_step
+        )
+        splits: dict[str, _Split] = {s: _Split.of(items[s], dataset.labels) for s in SPLITS}
         self._check_usable(dataset, items, skipped)
 
         layers = None
@@ -241,8 +286,9 @@ class Trainer:
             backbone.configure(fast=False, precision="fp32")  # autograd needs the plain path
             layers = backbone.cnn[extractor.layers :]
             layers.requires_grad_(True)
-        model = _Model(layers, TemporalHead(len(dataset.labels), options.head))
-        best, best_epoch, epochs_run = self._fit(model, splits, len(dataset.labels))
+        model = _Model(layers, TemporalHead(len(dataset.labels), head))
+        best, best_epoch, history = self._fit(model, splits, len(dataset.labels))
+        epochs_run = len(history)
         model.load_state_dict(best)
         valid = _evaluate(model, splits["valid"], len(dataset.labels))
         train_eval = _evaluate(model, splits["train"], len(dataset.labels))
@@ -259,16 +305,23 @@ class Trainer:
             "best_epoch": best_epoch,
             "epochs_run": epochs_run,
         }
+        training = {
+            "context_s": head.steps * STEP_FRAMES / MODEL_FPS,
+            "augment": options.augment,
+            "mirror": options.mirror,
+            "seed": options.seed,
+        }
         config = ClassifierConfig(
             backbone=choice.name,
             version=choice.version,
-            head=options.head,
+            head=head,
             finetune_layers=options.finetune_layers,
             metrics=metrics,
             extra={
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
                     timespec="seconds"
                 ),
+                "training": training,
                 "dataset": {
                     "path": str(dataset.root),
                     "train_videos": len(items["train"]),
@@ -295,9 +348,10 @@ class Trainer:
             choice=choice,
             valid=valid,
             train_accuracy=train_eval.accuracy,
-            window_s=options.head.steps * STEP_FRAMES / MODEL_FPS,
+            window_s=head.steps * STEP_FRAMES / MODEL_FPS,
             best_epoch=best_epoch,
             epochs_run=epochs_run,
+            history=history,
             extracted=extracted,
             reused=reused,
             skipped=tuple(skipped),
@@ -307,7 +361,7 @@ class Trainer:
         return result
 
     def _features(
-        self, dataset: Dataset, extractor: Extractor
+        self, dataset: Dataset, extractor: Extractor, min_steps: int
     ) -> tuple[dict[Split, list[Extracted]], list[Skipped], int, int]:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -332,7 +386,7 @@ class Trainer:
                 done, missed = extract_all(
                     dataset.videos[split],
                     cache,
-                    self.options.head.steps,
+                    min_steps,
                     on_progress=advance,
                 )
                 items[split] = done
@@ -357,8 +411,8 @@ class Trainer:
                     )
 
     def _fit(
-        self, model: _Model, splits: dict[str, _Split], num_classes: int
-    ) -> tuple[dict[str, Tensor], int, int]:
+        self, model: _Model, splits: Mapping[str, _Split], num_classes: int
+    ) -> tuple[dict[str, Tensor], int, tuple[Epoch, ...]]:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
         options = self.options
@@ -371,11 +425,15 @@ class Trainer:
                 {"params": list(model.layers.parameters()), "lr": options.finetune_learning_rate}
             )
         optimizer = torch.optim.AdamW(groups, weight_decay=options.weight_decay)
-        weights = _class_weights(train, options.head.steps, num_classes)
+        weights = _class_weights(train, num_classes)
+        augment = Augmentation(mirror=options.mirror) if options.augment else None
+        if augment is None and options.mirror:
+            augment = Augmentation(speed=(1.0, 1.0), shift=0.0, gain=0.0, mirror=True)
         rng = np.random.default_rng(options.seed)
         best_eval: Evaluation | None = None
         best_state = copy.deepcopy(model.state_dict())
-        best_epoch = epochs_run = 0
+        best_epoch = 0
+        history: list[Epoch] = []
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -387,21 +445,33 @@ class Trainer:
             for epoch in range(1, options.epochs + 1):
                 model.train()
                 order = rng.permutation(len(train.inputs))
+                seen = right = 0
+                total_loss = 0.0
                 for start in range(0, len(order), options.videos_per_batch):
                     batch = order[start : start + options.videos_per_batch]
-                    logits, counts = model([train.inputs[i] for i in batch])
-                    targets = torch.cat(
-                        [
-                            torch.full((n,), train.targets[i])
-                            for i, n in zip(batch, counts, strict=True)
-                        ]
-                    )
+                    logits_list, targets_list = [], []
+                    for i in batch:
+                        features = model.features(train.inputs[i])
+                        if augment is not None:
+                            features = augment(features, rng)
+                        # Windows end at every feature: a temporal jitter of a fraction of a step.
+                        logits = model.windows(features, every=1)
+                        logits_list.append(logits)
+                        targets_list.append(torch.full((logits.shape[0],), train.targets[i]))
+                    logits, targets = torch.cat(logits_list), torch.cat(targets_list)
                     loss = F.cross_entropy(logits, targets, weight=weights)
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
+                    seen += len(targets)
+                    right += int((logits.argmax(dim=1) == targets).sum())
+                    total_loss += float(loss.detach()) * len(targets)
                 evaluation = _evaluate(model, splits["valid"], num_classes)
-                epochs_run = epoch
+                history.append(
+                    Epoch(
+                        epoch, total_loss / seen, right / seen, evaluation.accuracy, evaluation.loss
+                    )
+                )
                 if evaluation.better_than(best_eval):
                     best_eval, best_epoch = evaluation, epoch
                     best_state = copy.deepcopy(model.state_dict())
@@ -409,17 +479,23 @@ class Trainer:
                 progress.update(
                     task,
                     advance=1,
-                    status=f"valid {evaluation.accuracy:.0%}  best {best_eval.accuracy:.0%} "
-                    f"(epoch {best_epoch})",
+                    status=f"train {right / seen:.0%}  valid {evaluation.accuracy:.0%}  "
+                    f"best {best_eval.accuracy:.0%} (epoch {best_epoch})",
                 )
                 # Early stop: validation accuracy (then loss, on a tie) stopped improving.
                 if epoch - best_epoch >= options.patience:
                     break
-        return best_state, best_epoch, epochs_run
+            assert best_eval is not None
+            progress.update(
+                task,
+                status=stop_reason(len(history), options.epochs, best_epoch, best_eval.accuracy),
+            )
+        return best_state, best_epoch, tuple(history)
 
 
 def print_report(result: TrainResult, console: Console) -> None:
     """Per-class accuracy, the confusion matrix and what happened to the videos."""
+    from rich.markup import escape
     from rich.table import Table
 
     labels = result.labels
@@ -465,6 +541,10 @@ def print_report(result: TrainResult, console: Console) -> None:
             "parts of a file (rtnet record --start S)[/]",
             highlight=False,
         )
+    advice = overfitting_advice(result.train_accuracy, valid.accuracy)
+    if advice is not None:
+        console.print(f"[yellow]warning: {advice}[/]", highlight=False)
+    folder = str(result.checkpoint)
     console.print(
-        f"Saved [bold]{result.checkpoint}[/]  ->  rtnet run --classifier {result.checkpoint}"
+        f"Saved [bold]{escape(folder)}[/]  ->  rtnet run --classifier {escape(shlex.quote(folder))}"
     )
