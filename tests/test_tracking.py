@@ -508,7 +508,14 @@ def test_tracking_stream_json_objects() -> None:
     assert line["pose"]["landmarks"][5] == pytest.approx(first.pose.landmarks[5].tolist(), abs=1e-5)
     assert tracking(frame, 1).time == pytest.approx(0.125)
     no_hands = Tracking(pose_tracker=pose_tracker([0.1])[0], hands=False)
-    assert no_hands(frame, 0).to_json() == {"frame": 0, "time": 0.0625, "pose": None, "hands": []}
+    assert no_hands(frame, 0).to_json() == {
+        "frame": 0,
+        "time": 0.0625,
+        "pose": None,
+        "hands": [],
+        "size": [640, 480],  # what a replay (--landmarks-in) needs to read x and y
+        "mirrored": True,
+    }
 
 
 def close_to(pixel: np.ndarray, colour: tuple[int, int, int]) -> bool:
