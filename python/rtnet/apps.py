@@ -200,6 +200,26 @@ class RepCounting:
         self._counter.reset()
 
 
+def _report_scores(
+    result: StepResult, labels: Sequence[str], state: Any, display_threshold: float | None
+) -> None:
+    """An engine state's scores (``probs`` by label, ``label``, ``top``) as ``Classification``
+    reports smoothed probabilities: JSONL ``probs`` in ``labels`` order and ``top``, the ranking,
+    and the headline when the top score reaches ``display_threshold``."""
+    probs = np.array([state.probs[label] for label in labels], np.float32)
+    result.smoothed = probs
+    result.ranking = state.top(TOP_K)
+    result.top = (state.label, state.probs[state.label])
+    result.record["probs"] = [float(p) for p in probs]
+    result.record["top"] = {"label": result.top[0], "prob": result.top[1]}
+    if display_threshold is not None:
+        if result.top[1] >= display_threshold:
+            result.shown = result.top
+            result.headline = f"{state.label}  {result.top[1]:.0%}"
+        else:
+            result.headline = "..."
+
+
 class Exercises:
     """The exercise engine on a step of pose landmarks (``rtnet.tracking.PoseStep``): the step's
     MET for the CalorieTracker and, with ``classes``, JSONL ``probs`` (one per
@@ -226,19 +246,7 @@ class Exercises:
         state = self._engine.update(outputs.landmarks, outputs.times)
         result.exercise, result.met = state, state.met
         if self.classes:
-            labels = self._engine.labels
-            probs = np.array([state.probs[label] for label in labels], np.float32)
-            result.smoothed = probs
-            result.ranking = state.top(TOP_K)
-            result.top = (state.label, state.probs[state.label])
-            result.record["probs"] = [float(p) for p in probs]
-            result.record["top"] = {"label": result.top[0], "prob": result.top[1]}
-            if self.display_threshold is not None:
-                if result.top[1] >= self.display_threshold:
-                    result.shown = result.top
-                    result.headline = f"{state.label}  {result.top[1]:.0%}"
-                else:
-                    result.headline = "..."
+            _report_scores(result, self._engine.labels, state, self.display_threshold)
         result.lines.append(f"seen: {state.visibility}")
         result.annotate = _skeletons(outputs.tracks, self._draw)
 
@@ -269,18 +277,7 @@ class Gestures:
                 self._definitions, aspect=outputs.aspect, mirrored=outputs.mirrored
             )
         state = self._engine.update(outputs.landmarks, outputs.hands, outputs.times)
-        probs = np.array([state.probs[label] for label in self.labels], np.float32)
-        result.smoothed = probs
-        result.ranking = state.top(TOP_K)
-        result.top = (state.label, state.probs[state.label])
-        result.record["probs"] = [float(p) for p in probs]
-        result.record["top"] = {"label": result.top[0], "prob": result.top[1]}
-        if self.display_threshold is not None:
-            if result.top[1] >= self.display_threshold:
-                result.shown = result.top
-                result.headline = f"{state.label}  {result.top[1]:.0%}"
-            else:
-                result.headline = "..."
+        _report_scores(result, self.labels, state, self.display_threshold)
         result.lines.append(f"hands: {', '.join(state.hands) or 'none'}")
 
     def reset(self) -> None:
