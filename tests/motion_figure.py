@@ -4,6 +4,10 @@ generate a dataset, `rtnet train --backbone lite0` on it, then run the checkpoin
 
     .venv/bin/python tests/motion_figure.py /tmp/motions --train 8 --valid 2 --test 5 --threads 2
 
+With ``--person`` the motions are performed by a person (tests/synthetic_person.py) instead of
+a ball, which the pose backbone can see too: ``--backbone pose`` and ``--backbone lite0`` then
+compare on the same clips.
+
 prints the training time (wall and CPU), the training report, and per class the held-out clips
 recognised and the held-out steps right. ``tests/test_motions.py`` runs a smaller version.
 """
@@ -14,7 +18,6 @@ import argparse
 import io
 import json
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from synthetic_motions import MOTIONS, make_motion_dataset
+from synthetic_person import make_person_dataset
 
 
 @dataclass(frozen=True)
@@ -53,29 +57,17 @@ def held_out(checkpoint: Path, dataset: Path) -> HeldOut:
     """Each ``videos_test`` clip through the classifier as ``rtnet run`` runs it (FrameRing,
     a model step per 4 frames at 16 fps, the streaming head); a clip's class is the mean of its
     step probabilities once the head has seen half its context (as training scores it)."""
-    from rtnet import FrameRing
-    from rtnet.resample import STEP_FRAMES
-    from rtnet.sources import VideoFileSource
     from rtnet.training.classifier import OUTPUT, load_classifier, read_checkpoint
+    from rtnet.training.evaluate import iterate_steps, step_network
 
     loaded = load_classifier(read_checkpoint(checkpoint))
-    network, labels = loaded.network, loaded.labels
+    network, labels = step_network(loaded.network), loaded.labels
     settle = max(1, loaded.checkpoint.config.head.steps // 2)
     videos = {label: (0, 0) for label in labels}
     steps = {label: (0, 0) for label in labels}
     for path in sorted((dataset / "videos_test").glob("*/*")):
         label = path.parent.name
-        network.reset()
-        ring = FrameRing(STEP_FRAMES, channels=network.channels)
-        source = VideoFileSource(path)
-        probs = []
-        try:
-            for index, tick in enumerate(source.ticks(threading.Event()), 1):
-                ring.push(tick.frame)
-                if index % STEP_FRAMES == 0:
-                    probs.append(network(ring.clip())[OUTPUT])
-        finally:
-            source.close()
+        probs = list(iterate_steps(network, OUTPUT, path))
         scored = np.array(probs[settle - 1 :])
         target = labels.index(label)
         right = int((scored.argmax(axis=1) == target).sum())
@@ -96,7 +88,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--finetune-layers", type=int, default=0)
-    parser.add_argument("--name", default="motions", help="checkpoint name")
+    parser.add_argument("--name", default=None, help="checkpoint name (default: the backbone)")
+    parser.add_argument("--backbone", default="lite0", choices=("lite0", "pose"))
+    parser.add_argument("--person", action="store_true", help="a person moves, not a ball")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -107,15 +101,14 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     if not (args.root / "videos_train").exists():
-        make_motion_dataset(
-            args.root, args.train, args.valid, args.test, args.seconds, motions=MOTIONS
-        )
+        make = make_person_dataset if args.person else make_motion_dataset
+        make(args.root, args.train, args.valid, args.test, args.seconds, motions=MOTIONS)
     report = io.StringIO()
     wall, cpu = time.perf_counter(), time.process_time()
     result = Trainer(
         TrainOptions(
             dataset=args.root,
-            backbone="lite0",
+            backbone=args.backbone,
             name=args.name,
             force=True,
             seed=args.seed,

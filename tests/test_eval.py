@@ -26,6 +26,7 @@ from rtnet.consoles import stdout_console
 from rtnet.history import HistoryStore
 from rtnet.resolve import Request, load, resolve
 from rtnet.training.advice import OVERFITTING_GAP, overfitting_advice, stop_reason
+from rtnet.training.backbones import choose_backbone
 from rtnet.training.classifier import OUTPUT, read_checkpoint
 from rtnet.training.evaluate import (
     EvalReport,
@@ -316,7 +317,7 @@ def test_train_report_hint_is_one_copyable_line(tmp_path: Path) -> None:
     result = TrainResult(
         checkpoint=folder,
         labels=("a", "b"),
-        choice=None,  # type: ignore[arg-type]  # not shown in the report
+        choice=choose_backbone("lite0"),
         valid=Evaluation(accuracy=0.6, loss=1.0, confusion=confusion, video_accuracy=0.5),
         train_accuracy=1.0,
         window_s=2.0,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -10,9 +12,11 @@ from rtnet.training.landmark_features import (
     BODY,
     FEATURES,
     HAND,
+    HOLD_FRAMES,
     POSE,
     frame_features,
     mirror,
+    track_features,
 )
 from synthetic_pose import ASPECT, MIRROR, generate
 
@@ -102,3 +106,30 @@ def test_wild_landmarks_are_clipped() -> None:
     pose[0, :2] = (50.0, -40.0)  # a nose far outside the frame
     features = frame_features(pose, hands, ASPECT)
     assert np.abs(features).max() <= 10.0 and np.isfinite(features).all()
+
+
+def _tracks(poses: list[npt.NDArray[np.float32] | None]) -> list[SimpleNamespace]:
+    """Stand-ins for rtnet.tracking.FrameTracks: what FeatureStream reads of them."""
+    return [
+        SimpleNamespace(pose=None if p is None else SimpleNamespace(landmarks=p), hands=[])
+        for p in poses
+    ]
+
+
+def test_a_stream_smooths_the_scale_and_holds_a_lost_body_briefly() -> None:
+    pose, _ = _frame(6)
+    jitter = [_moved(pose, (0.0, 0.0), zoom) for zoom in (1.0, 1.2, 0.85, 1.1, 0.9)]
+    features = track_features(_tracks(list(jitter)), ASPECT)
+    single = np.stack([frame_features(p, [], ASPECT) for p in jitter])
+    # Frame by frame the scale jumps by up to 35%; the stream's moves far less.
+    assert np.ptp(single[:, 3]) > 0.3
+    assert np.ptp(features[:, 3]) < 0.5 * np.ptp(single[:, 3])
+    # A body lost for a few frames keeps its last place with a 0 flag; then it is zeros.
+    lost = track_features(_tracks([pose, *[None] * (HOLD_FRAMES + 1), pose]), ASPECT)
+    held = lost[1 : HOLD_FRAMES + 1]
+    assert (held[:, 0] == 0.0).all()
+    np.testing.assert_array_equal(
+        held[:, 1 : BODY + POSE], np.repeat(lost[:1, 1 : BODY + POSE], HOLD_FRAMES, 0)
+    )
+    assert not lost[HOLD_FRAMES + 1].any()
+    assert lost[-1, 0] == 1.0

@@ -177,6 +177,8 @@ def _origin(path: Path, weights_dir: str | Path | None) -> str:
 class TrainedClassifier:
     checkpoint: Checkpoint
     choice: BackboneChoice
+    mirrored: bool = False  # the frames are mirrored (a selfie camera): see load_classifier
+    recorded: LandmarksFile | None = None  # --landmarks-in (a classifier on the pose backbone)
 
     @property
     def reason(self) -> str:
@@ -199,16 +201,22 @@ class TrainedClassifier:
 
     @property
     def precisions(self) -> tuple[Precision, ...]:
-        return ("fp32", "bf16")
+        # Landmark features are tracked in fp32, as in training (see pose_backbone).
+        return ("fp32",) if self.choice.landmarks else ("fp32", "bf16")
 
     def features(self, device: str, precision: Precision) -> Callable[[torch.Tensor], torch.Tensor]:
         return self.choice.build(device=device, precision=precision)
 
-    def build(self, device: str, precision: Precision) -> Network:
+    def build(self, device: str, precision: Precision) -> AnyNetwork:
         from rtnet.training.classifier import load_classifier
 
         loaded = load_classifier(
-            self.checkpoint, choice=self.choice, device=device, precision=precision
+            self.checkpoint,
+            choice=self.choice,
+            device=device,
+            precision=precision,
+            mirrored=self.mirrored,
+            recorded=self.recorded,
         )
         return loaded.network
 
@@ -223,15 +231,13 @@ class ClassifierFamily:
         from rtnet.training.classifier import classifier_backbone
 
         assert request.classifier is not None
-        if request.recorded is not None:
-            raise ConfigError("--landmarks-in: custom classifiers run on video, not on landmarks")
         choice = classifier_backbone(
             request.classifier,
             weights_dir=request.weights_dir,
             model=request.model,
             version=request.version,
         )
-        return TrainedClassifier(request.classifier, choice)
+        return TrainedClassifier(request.classifier, choice, request.mirrored, request.recorded)
 
 
 # ---------------------------------------------------------------------------------------------

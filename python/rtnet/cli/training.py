@@ -39,7 +39,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--backbone",
         choices=BACKBONE_NAMES,
         help="feature extractor (default: a SenseKit backbone if its weights are found, "
-        "else the built-in lite0)",
+        "else the built-in lite0, which sees the whole picture; pose: the built-in pose and "
+        "hand landmarks, for classes told apart by how a person moves, whoever and wherever "
+        "they are)",
     )
     parser.add_argument("--version", choices=("pro", "lite"), help="SenseKit weights version")
     parser.add_argument("--weights-dir", metavar="DIR", help="folder holding the SenseKit weights")

@@ -19,15 +19,22 @@ def stop_reason(epochs_run: int, epochs: int, best_epoch: int, best_accuracy: fl
     )
 
 
-def overfitting_advice(train_accuracy: float, valid_accuracy: float) -> str | None:
-    """A warning with what to try, when training accuracy is far above validation accuracy."""
+def overfitting_advice(
+    train_accuracy: float, valid_accuracy: float, *, finetunable: bool = True
+) -> str | None:
+    """A warning with what to try, when training accuracy is far above validation accuracy;
+    ``finetunable``: the backbone has layers to fine-tune (not the pose backbone)."""
     gap = train_accuracy - valid_accuracy
     if gap < OVERFITTING_GAP:
         return None
+    finetune = (
+        "; --finetune-layers 1 or 2 (the backbone's last layers adapt to your clips)"
+        if finetunable
+        else ""
+    )
     return (
         f"overfitting: training accuracy {train_accuracy:.0%} is {gap * 100:.0f} points above "
         f"validation accuracy {valid_accuracy:.0%}: the classifier learnt the training clips, "
         "not the classes. Try: more clips per class; more varied clips (other people, places, "
-        "lighting, speeds); a longer context (--context S); --finetune-layers 1 or 2 (the "
-        "backbone's last layers adapt to your clips)"
+        f"lighting, speeds); a longer context (--context S){finetune}"
     )

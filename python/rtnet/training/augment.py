@@ -3,8 +3,10 @@
 They work on the cached feature maps (``(T, C, H, W)``, one per frame or per model step), so an
 epoch costs no backbone pass: speed (the movement faster or slower), a small shift of the view
 (a hand-held camera, a crop a little to the side), a gain on the features (lighting), and, opt-in,
-a mirror image. A mirror turns "left" into "right" and "clockwise" into "counter-clockwise", which
-are different classes for many users, so it is never on by default.
+a mirror image (for landmark features, a permutation of the channels: left and right swapped, x
+negated; see ``rtnet.training.landmark_features``). A mirror turns "left" into "right" and
+"clockwise" into "counter-clockwise", which are different classes for many users, so it is never
+on by default.
 
 Windows are also cut at every feature, not only at model-step ends as ``rtnet run`` does (a
 temporal jitter of a fraction of a step); see ``rtnet.training.train``.
@@ -16,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -27,6 +30,9 @@ class Augmentation:
     shift: float = 0.06  # the view moves by up to this fraction of the frame, both axes
     gain: float = 0.1  # features scaled by 1 +- gain per video, +- gain/2 per channel
     mirror: bool = False  # flip left-right half of the time
+    # Features whose mirror image is a permutation of channels (source index, sign), not a
+    # flipped map: the pose backbone's landmarks.
+    mirror_channels: tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]] | None = None
 
     def __call__(self, features: Tensor, rng: np.random.Generator) -> Tensor:
         x = _resample(features, math.exp(rng.uniform(*np.log(self.speed))))
@@ -35,8 +41,35 @@ class Augmentation:
         gain = torch.from_numpy(channel_gain * (1 + rng.uniform(-self.gain, self.gain)))
         x = x * gain.to(x.dtype).view(1, -1, 1, 1)
         if self.mirror and rng.random() < 0.5:
-            x = x.flip(-1)
+            x = x.flip(-1) if self.mirror_channels is None else _permute(x, *self.mirror_channels)
         return x
+
+
+def _permute(
+    features: Tensor, source: npt.NDArray[np.intp], sign: npt.NDArray[np.float32]
+) -> Tensor:
+    signs = torch.from_numpy(sign).to(features.dtype).view(1, -1, 1, 1)
+    return features[:, torch.from_numpy(source)] * signs
+
+
+def augmentation(augment: bool, mirror: bool, *, landmarks: bool = False) -> Augmentation | None:
+    """What training applies: everything (``augment``), only the mirror image, or nothing.
+    Landmark features (the pose backbone) get no shift or gain, which stand in for a camera
+    and lighting that landmarks do not see; their mirror image swaps channels."""
+    mirror_channels = None
+    if landmarks:
+        from rtnet.training.landmark_features import MIRROR_SIGN, MIRROR_SOURCE
+
+        mirror_channels = (MIRROR_SOURCE, MIRROR_SIGN)
+    if augment and not landmarks:
+        return Augmentation(mirror=mirror)
+    if augment:
+        return Augmentation(shift=0.0, gain=0.0, mirror=mirror, mirror_channels=mirror_channels)
+    if mirror:
+        return Augmentation(
+            speed=(1.0, 1.0), shift=0.0, gain=0.0, mirror=True, mirror_channels=mirror_channels
+        )
+    return None
 
 
 def _resample(features: Tensor, speed: float) -> Tensor:

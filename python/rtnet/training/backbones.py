@@ -1,6 +1,7 @@
 """Which backbone a custom classifier stands on: a SenseKit one if its weights are there (in the
 catalogue's order, ``rtnet.weights.CLASSIFIER_BACKBONE_ORDER``), else the embedded ``lite0``,
-which needs no download."""
+which needs no download; or, asked for by name, ``pose``: the built-in pose and hand trackers,
+whose landmarks are the features (``rtnet.training.pose_backbone``)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ if TYPE_CHECKING:  # torch stays unimported until a backbone is built (fast `rtn
     from rtnet.models.backbones import Precision, StreamingBackbone
     from rtnet.network import Channels
 
-BackboneChoiceName = Literal["efficientnet", "mobilenet", "lite0"]
-BACKBONE_NAMES: tuple[BackboneChoiceName, ...] = ("efficientnet", "mobilenet", "lite0")
+BackboneChoiceName = Literal["efficientnet", "mobilenet", "lite0", "pose"]
+BACKBONE_NAMES: tuple[BackboneChoiceName, ...] = ("efficientnet", "mobilenet", "lite0", "pose")
 LITE0: Literal["lite0"] = "lite0"
-BUILT_IN = "built in"  # where lite0's weights come from: a Python package, not a weights folder
+POSE: Literal["pose"] = "pose"
+BUILT_IN_NAMES = (LITE0, POSE)  # shipped with rtnet: no versions, no weights folder
+BUILT_IN = "built in"  # where their weights come from: a Python package, not a weights folder
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class BackboneChoice:
     """A backbone, the file its weights come from, and where that file was found."""
 
     name: BackboneChoiceName
-    version: str | None  # 'pro' / 'lite' for SenseKit, None for lite0
+    version: str | None  # 'pro' / 'lite' for SenseKit, None for lite0 and pose
     path: Path
     origin: str = BUILT_IN  # the searched folder that held it ("./resources", "--weights-dir")
 
@@ -39,11 +42,29 @@ class BackboneChoice:
         return self.name if self.version is None else f"{self.name} {self.version}"
 
     @property
+    def landmarks(self) -> bool:
+        """Its features are tracked landmarks, computed from raw frames, not a CNN's maps."""
+        return self.name == POSE
+
+    @property
+    def features(self) -> int:
+        """Channels of each feature it gives the head."""
+        if self.landmarks:
+            from rtnet.training.landmark_features import FEATURES as LANDMARK_FEATURES
+
+            return LANDMARK_FEATURES
+        from rtnet.models.backbones import FEATURES
+
+        return FEATURES
+
+    @property
     def channels(self) -> Channels:
         """The channel order of the frames it takes: the backbone class's (importing torch)."""
         return self.backbone_class().channels
 
     def backbone_class(self) -> type[StreamingBackbone]:
+        if self.landmarks:
+            raise ValueError("the pose backbone is no StreamingBackbone (see pose_backbone)")
         if self.name == LITE0:
             from rtnet.models.lite0 import Lite0Backbone
 
@@ -66,12 +87,15 @@ class BackboneChoice:
         precision: Precision = "fp32",
         fast: bool = True,
     ) -> StreamingBackbone:
+        if self.landmarks:
+            raise ValueError("the pose backbone is no StreamingBackbone (see pose_backbone)")
         if self.name == LITE0:
             from rtnet.models.lite0 import build_lite0
 
             return build_lite0(device=device, precision=precision, fast=fast, weights=self.path)
         from rtnet.models import build_backbone
 
+        assert self.name != POSE
         return build_backbone(self.name, self.path, device=device, precision=precision, fast=fast)
 
 
@@ -94,9 +118,13 @@ def choose_backbone(
         raise ConfigError(f"unknown backbone {name!r}: use one of {', '.join(BACKBONE_NAMES)}")
     if version is not None and version not in ("pro", "lite"):
         raise ConfigError(f"unknown version {version!r}: use pro or lite")
-    if name == LITE0:
+    if name in BUILT_IN_NAMES:
         if version is not None:
-            raise ConfigError("the lite0 backbone has no versions: leave out --version")
+            raise ConfigError(f"the {name} backbone has no versions: leave out --version")
+        if name == POSE:
+            from rtnet.models.landmarks import weights_path
+
+            return BackboneChoice(POSE, None, weights_path("pose_landmarks"))
         return BackboneChoice(LITE0, None, imagenet_weights_path())
     candidates: list[ModelKey] = [
         key

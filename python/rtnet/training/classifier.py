@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -28,12 +28,16 @@ from rtnet.network import BackboneNetwork
 from rtnet.resample import MODEL_FPS, STEP_FRAMES
 from rtnet.training.backbones import (
     BACKBONE_NAMES,
-    LITE0,
+    BUILT_IN_NAMES,
     BackboneChoice,
     choose_backbone,
     features_per_step,
 )
 from rtnet.training.head import HeadConfig, StreamingHead, TemporalHead
+from rtnet.training.pose_backbone import LandmarkClassifierNetwork
+
+if TYPE_CHECKING:
+    from rtnet.landmarks_in import LandmarksFile
 
 # 2: a head over a context of features on a grid (lite0 per frame); format 1's head saw 1 s of
 # lite0 features at 4 Hz, which the current lite0 no longer computes.
@@ -86,7 +90,7 @@ class ClassifierConfig:
             )
         backbone = fields.choice("backbone", BACKBONE_NAMES)
         weights_version = fields.optional_choice(
-            "version", () if backbone == LITE0 else ("pro", "lite")
+            "version", () if backbone in BUILT_IN_NAMES else ("pro", "lite")
         )
         # After the fields every format has (a broken file is reported as broken), before the
         # head's, which format 1 lacked.
@@ -108,6 +112,7 @@ class ClassifierConfig:
                 temporal_channels=head.integer("temporal_channels", 1, MAX_HEAD_CHANNELS),
                 features_per_step=head.integer("features_per_step", 1, STEP_FRAMES),
                 dropout=head.number("dropout", 0.0, 1.0, top_open=True),
+                direct_channels=head.integer("direct_channels", 0, MAX_HEAD_CHANNELS, default=0),
             ),
             finetune_layers=fields.integer("finetune_layers", 0, MAX_FINETUNE_LAYERS),
             fps=fields.number("fps", 0.0, math.inf),
@@ -163,7 +168,10 @@ class _Fields:
             f"{self.source}: invalid {self._name(name)} {shown}: expected {expected}"
         )
 
-    def integer(self, name: str, low: int, high: int) -> int:
+    def integer(self, name: str, low: int, high: int, default: int | None = None) -> int:
+        """``default``: the value when the field is absent (one newer than the format)."""
+        if default is not None and name not in self.raw:
+            return default
         value = self._get(name)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise self._bad(name, value, f"a whole number from {low} to {high}")
@@ -309,8 +317,9 @@ def load_layers(backbone: StreamingBackbone, state: Mapping[str, Tensor], source
     backbone.load_state_dict(dict(state), strict=False)
 
 
-def build_head(checkpoint: Checkpoint) -> TemporalHead:
-    head = TemporalHead(len(checkpoint.labels), checkpoint.config.head)
+def build_head(checkpoint: Checkpoint, features: int) -> TemporalHead:
+    """The checkpoint's head, over features of ``features`` channels (its backbone's)."""
+    head = TemporalHead(len(checkpoint.labels), checkpoint.config.head, features)
     try:
         head.load_state_dict(checkpoint.head_state, strict=True)
     except RuntimeError:
@@ -334,7 +343,7 @@ class ClassifierNetwork(BackboneNetwork):
 class LoadedClassifier:
     checkpoint: Checkpoint
     choice: BackboneChoice
-    network: ClassifierNetwork
+    network: ClassifierNetwork | LandmarkClassifierNetwork
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -355,25 +364,47 @@ def load_classifier(
     model: str | None = None,
     version: str | None = None,
     choice: BackboneChoice | None = None,
+    mirrored: bool = False,
+    recorded: LandmarksFile | None = None,
 ) -> LoadedClassifier:
     """The classifier of ``checkpoint``, ready to run, on ``choice`` (else on
-    :func:`classifier_backbone`)."""
+    :func:`classifier_backbone`); ``mirrored``: the frames it will get are mirrored (a selfie
+    camera), which the pose backbone undoes; ``recorded``: landmarks replayed instead of tracked
+    (``--landmarks-in``, the pose backbone only)."""
     if choice is None:
         choice = classifier_backbone(
             checkpoint, weights_dir=weights_dir, model=model, version=version
         )
+    if choice.landmarks:
+        from rtnet.training import pose_backbone
+
+        _check_rate(checkpoint, choice, pose_backbone.FEATURES_PER_STEP)
+        landmarks = LandmarkClassifierNetwork(
+            pose_backbone.LandmarkFeatures(mirrored=mirrored, recorded=recorded),
+            StreamingHead(build_head(checkpoint, choice.features)),
+            OUTPUT,
+        )
+        return LoadedClassifier(checkpoint, choice, landmarks)
+    if recorded is not None:
+        raise ConfigError(
+            f"--landmarks-in: {checkpoint.folder.name} runs on the {choice.label} backbone, "
+            "which sees video; a classifier trained with --backbone pose takes landmarks"
+        )
     backbone = choice.build(device="cpu", precision=precision, fast=True)
-    rate = features_per_step(backbone)
+    _check_rate(checkpoint, choice, features_per_step(backbone))
+    load_layers(backbone, checkpoint.backbone_state, checkpoint.folder / WEIGHTS_FILE)
+    backbone.to(device)
+    network = ClassifierNetwork(backbone, build_head(checkpoint, choice.features), device)
+    return LoadedClassifier(checkpoint, choice, network)
+
+
+def _check_rate(checkpoint: Checkpoint, choice: BackboneChoice, rate: int) -> None:
     if checkpoint.config.head.features_per_step != rate:
         raise ConfigError(
             f"{checkpoint.folder / CONFIG_FILE}: the head takes "
             f"{checkpoint.config.head.features_per_step} features per model step, the "
             f"{choice.label} backbone gives {rate} -- train it again with `rtnet train`"
         )
-    load_layers(backbone, checkpoint.backbone_state, checkpoint.folder / WEIGHTS_FILE)
-    backbone.to(device)
-    network = ClassifierNetwork(backbone, build_head(checkpoint), device)
-    return LoadedClassifier(checkpoint, choice, network)
 
 
 def classifier_backbone(

@@ -44,10 +44,9 @@ PREFETCH_BATCHES = 4  # decoded batches waiting for the network, at most (3 MB p
 
 
 class StepNetwork(Protocol):
-    """What evaluation runs: ``rtnet.network.BackboneNetwork`` (a classifier's network)."""
-
-    @property
-    def channels(self) -> Channels: ...
+    """What evaluation runs: a classifier's network, ``rtnet.network.BackboneNetwork`` (clips
+    from the FrameRing) or ``rtnet.training.pose_backbone.LandmarkClassifierNetwork`` (raw
+    frames: see ``frame_channels``)."""
 
     def reset(self) -> None: ...
 
@@ -57,10 +56,37 @@ class StepNetwork(Protocol):
 def step_network(network: object) -> StepNetwork:
     """``network`` (as ``rtnet.resolve.load`` builds it), as evaluation runs it."""
     from rtnet.network import BackboneNetwork
+    from rtnet.training.pose_backbone import LandmarkClassifierNetwork
 
-    if not isinstance(network, BackboneNetwork):
+    if not isinstance(network, BackboneNetwork | LandmarkClassifierNetwork):
         raise TypeError(f"{type(network).__name__} does not take several model steps at once")
-    return network
+    steps: StepNetwork = network
+    return steps
+
+
+def frame_channels(network: StepNetwork) -> Channels | None:
+    """The channel order of the clips ``network`` takes; None: raw BGR frames as read."""
+    channels: Channels | None = getattr(network, "channels", None)
+    return channels
+
+
+class _RawSteps:
+    """Stands in for the FrameRing where a network takes raw frames: the last step's frames."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+
+    def push(self, frame: np.ndarray) -> None:
+        self.frames = [*self.frames[-(STEP_FRAMES - 1) :], frame]
+
+    def clip(self) -> np.ndarray:
+        return np.stack(self.frames)
+
+
+def _step_reader(channels: Channels | None) -> Any:
+    from rtnet import FrameRing
+
+    return _RawSteps() if channels is None else FrameRing(STEP_FRAMES, channels=channels)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,7 +264,7 @@ class EvalReport:
 @dataclass(frozen=True)
 class _Batch:
     index: int  # of the video
-    frames: np.ndarray  # (steps * STEP_FRAMES, 3, 256, 256)
+    frames: np.ndarray  # (steps * STEP_FRAMES, 3, 256, 256) clips, or raw (..., H, W, 3) frames
 
 
 @dataclass(frozen=True)
@@ -259,13 +285,13 @@ class _Stop(Exception):
 
 def _decode(
     videos: Sequence[EvalVideo],
-    channels: Channels,
+    channels: Channels | None,
     batch_steps: int,
     out: queue.Queue[_Batch | _VideoEnd | _Failed],
     stop: threading.Event,
 ) -> None:
-    """Reads every video as ``rtnet run`` reads a file, in batches of ``batch_steps`` clips."""
-    from rtnet import FrameRing
+    """Reads every video as ``rtnet run`` reads a file, in batches of ``batch_steps`` clips (or
+    raw frames, ``channels`` None)."""
     from rtnet.sources import VideoFileSource
 
     def put(item: _Batch | _VideoEnd | _Failed) -> None:
@@ -279,7 +305,7 @@ def _decode(
 
     try:
         for index, video in enumerate(videos):
-            ring = FrameRing(STEP_FRAMES, channels=channels)
+            ring = _step_reader(channels)
             clips: list[np.ndarray] = []
             ticks = 0
             try:
@@ -332,7 +358,7 @@ def evaluate(
     stop = threading.Event()
     reader = threading.Thread(
         target=_decode,
-        args=(videos.videos, network.channels, batch_steps, items, stop),
+        args=(videos.videos, frame_channels(network), batch_steps, items, stop),
         name="rtnet-eval-decode",
         daemon=True,
     )
@@ -383,10 +409,9 @@ def evaluate(
 def iterate_steps(network: StepNetwork, output: str, path: Path) -> Iterator[np.ndarray]:
     """One video, one model step per network call (what the engine does): the reference
     ``evaluate``'s batches must agree with, and the naive path ``rtnet bench eval`` times."""
-    from rtnet import FrameRing
     from rtnet.sources import VideoFileSource
 
-    ring = FrameRing(STEP_FRAMES, channels=network.channels)
+    ring = _step_reader(frame_channels(network))
     network.reset()
     source = VideoFileSource(path)
     try:

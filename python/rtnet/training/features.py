@@ -6,7 +6,9 @@ features it will see live.
 
 Features are kept as the head uses them: pooled to its grid (4x4 by default, 4 to 16 times
 smaller than the 8x8 maps), one per frame for lite0 (16 a second), one per model step for the
-SenseKit backbones. With fine-tuned layers they are the input of those layers, unpooled.
+SenseKit backbones. With fine-tuned layers they are the input of those layers, unpooled. The pose
+backbone's come from ``rtnet.training.pose_backbone.LandmarkExtractor``: a landmark vector per
+frame, under ``features/pose/``.
 
 Cache entries are ``features/<backbone>[/grid-<G>|/finetune-<N>]/<split>/<label>/<file>.npz``.
 An entry is reused while the video has the same size and modification time, or failing that the
@@ -23,6 +25,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -61,6 +64,24 @@ class Fingerprint:
         return Fingerprint(self.size, self.mtime_ns, digest.hexdigest())
 
 
+class FeatureExtractor(Protocol):
+    """Where a video's training features come from: a backbone's layers (``Extractor``) or the
+    landmark trackers (``rtnet.training.pose_backbone.LandmarkExtractor``)."""
+
+    def identity(self) -> str:
+        """Changes whenever the features would: a cache entry of another identity is stale."""
+        ...
+
+    def folder(self, root: Path) -> Path:
+        """Where the dataset at ``root`` keeps these features."""
+        ...
+
+    def extract(self, path: Path, min_steps: int) -> tuple[np.ndarray, int]:
+        """(float16 features, model steps) of a video; SourceError, or TooShort under
+        ``min_steps``."""
+        ...
+
+
 @dataclass(frozen=True)
 class Extractor:
     """The backbone (and how many of its layers) that features come from."""
@@ -82,6 +103,9 @@ class Extractor:
         if self.finetune_layers:
             return folder / f"finetune-{self.finetune_layers}"
         return folder / f"grid-{self.grid}" if self.grid is not None else folder
+
+    def extract(self, path: Path, min_steps: int) -> tuple[np.ndarray, int]:
+        return extract_video(path, self, min_steps)
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """(T, 3, 256, 256) frames in the backbone's channel order, stream order -> the layers'
@@ -119,7 +143,7 @@ class Skipped:
 class FeatureCache:
     """Features of one dataset for one extractor."""
 
-    def __init__(self, root: Path, extractor: Extractor) -> None:
+    def __init__(self, root: Path, extractor: FeatureExtractor) -> None:
         self.root = root
         self.extractor = extractor
         self.folder = extractor.folder(root)
@@ -225,7 +249,7 @@ def extract_all(
         if features is None:
             fingerprint = Fingerprint.of(video.path)
             try:
-                half, steps = extract_video(video.path, cache.extractor, min_steps)
+                half, steps = cache.extractor.extract(video.path, min_steps)
             except (SourceError, TooShort) as err:
                 skipped.append(Skipped(video, str(err)))
             else:

@@ -45,6 +45,10 @@ class HeadConfig:
     temporal_channels: int = 48  # width of the temporal convolutions
     features_per_step: int = 1  # the backbone's features per model step (lite0: 4)
     dropout: float = 0.3
+    # The first ``direct_channels`` of each feature also go in as they are, beside the learned
+    # projections: the pose backbone's body place and scale (see pose_backbone), the clearest
+    # signal it has, which a projection learnt from a few clips would mix with noisier ones.
+    direct_channels: int = 0
 
     @property
     def window(self) -> int:
@@ -58,6 +62,7 @@ class HeadConfig:
 # Changes of the features from one frame to the next are small (about 0.01): brought to the order
 # of the other inputs, so weight decay does not silence them.
 ENERGY_SCALE = 30.0
+DIRECT_SCALE = 4.0  # direct channels move by about 0.1 (a tenth of the frame): to about 0.5
 KERNEL = 5  # temporal kernel, in features: 0.3 s at 16 Hz
 SEGMENTS = 2  # halves of a window whose change the classifier sees as such (early, late)
 
@@ -74,7 +79,7 @@ class TemporalHead(nn.Module):
         self.appearance = nn.Linear(features, config.appearance_channels)
         self.dropout = nn.Dropout(config.dropout)
         cells = config.grid**2
-        inputs = cells * (2 * config.motion_channels + 1)
+        inputs = cells * (2 * (config.motion_channels + config.direct_channels) + 1)
         width = config.temporal_channels
         self.temporal = nn.Sequential(
             nn.Conv1d(inputs, width, KERNEL, padding=KERNEL // 2),
@@ -90,8 +95,9 @@ class TemporalHead(nn.Module):
 
     @property
     def encoded_channels(self) -> int:
-        return self.config.grid**2 * (self.config.motion_channels + 1) + (
-            self.config.appearance_channels
+        config = self.config
+        return config.grid**2 * (config.motion_channels + config.direct_channels + 1) + (
+            config.appearance_channels
         )
 
     def encode(self, features: Tensor, previous: Tensor | None = None) -> Tensor:
@@ -102,7 +108,11 @@ class TemporalHead(nn.Module):
         cells = features if features.shape[-2:] == (grid, grid) else self.pool(features)
         before = torch.cat([cells[:1] if previous is None else previous, cells[:-1]])
         energy = (cells - before).abs().mean(dim=1).flatten(1) * ENERGY_SCALE
-        motion = self.motion(cells).flatten(1)
+        motion = self.motion(cells)
+        if self.config.direct_channels:
+            direct = cells[:, : self.config.direct_channels] * DIRECT_SCALE
+            motion = torch.cat([motion, direct], dim=1)
+        motion = motion.flatten(1)
         appearance = self.appearance(cells.mean(dim=(-2, -1)))
         return torch.cat([motion, energy, appearance], dim=1)
 
@@ -113,7 +123,7 @@ class TemporalHead(nn.Module):
         if window != config.window:
             raise ValueError(f"expected windows of {config.window} features, got {window}")
         cells = config.grid**2
-        split = cells * config.motion_channels
+        split = cells * (config.motion_channels + config.direct_channels)
         motion, energy, appearance = codes.split([split, cells, config.appearance_channels], dim=2)
         change = motion - motion.mean(dim=1, keepdim=True)
         sequence = torch.cat([torch.relu(change), torch.relu(-change), energy], dim=2)

@@ -22,9 +22,9 @@ from torch import Tensor, nn
 from rtnet.errors import ConfigError
 from rtnet.models.layers import TemporalConv
 from rtnet.resample import MODEL_FPS, STEP_FRAMES
-from rtnet.training import DEFAULT_CONTEXT, DEFAULT_EPOCHS
+from rtnet.training import DEFAULT_CONTEXT, DEFAULT_EPOCHS, pose_backbone
 from rtnet.training.advice import overfitting_advice, stop_reason
-from rtnet.training.augment import Augmentation
+from rtnet.training.augment import augmentation
 from rtnet.training.backbones import BackboneChoice, choose_backbone, features_per_step
 from rtnet.training.classifier import (
     MAX_HEAD_STEPS,
@@ -37,6 +37,7 @@ from rtnet.training.features import (
     Extracted,
     Extractor,
     FeatureCache,
+    FeatureExtractor,
     Fingerprint,
     Skipped,
     extract_all,
@@ -251,15 +252,32 @@ class Trainer:
                 "seconds"
             )
         torch.manual_seed(options.seed)
-        backbone = choice.build(fast=True)
-        depth = len(backbone.cnn)
-        head = dataclasses.replace(
-            options.head, steps=steps, features_per_step=features_per_step(backbone)
-        )
-        if options.finetune_layers > depth:
-            raise ConfigError(
-                f"invalid --finetune-layers {options.finetune_layers}: the {choice.label} "
-                f"backbone has {depth} layers"
+        backbone: StreamingBackbone | None = None
+        extractor: FeatureExtractor
+        if choice.landmarks:
+            if options.finetune_layers:
+                raise ConfigError(
+                    "--finetune-layers: the pose backbone has no trainable layers (its features "
+                    "are landmarks); leave it out"
+                )
+            head = pose_backbone.head_config(options.head, steps)
+            extractor = pose_backbone.LandmarkExtractor(choice.path)
+        else:
+            backbone = choice.build(fast=True)
+            depth = len(backbone.cnn)
+            head = dataclasses.replace(
+                options.head, steps=steps, features_per_step=features_per_step(backbone)
+            )
+            if options.finetune_layers > depth:
+                raise ConfigError(
+                    f"invalid --finetune-layers {options.finetune_layers}: the {choice.label} "
+                    f"backbone has {depth} layers"
+                )
+            extractor = Extractor(
+                choice,
+                backbone,
+                depth - options.finetune_layers,
+                grid=head.grid if options.finetune_layers == 0 else None,
             )
         self.console.print(
             f"Dataset {dataset.root}: {len(dataset.labels)} classes, "
@@ -269,12 +287,6 @@ class Trainer:
         leaks = find_leaks(dataset, _sha256)
         for leak in leaks:
             self.console.print(f"[yellow]warning: {leak.message()}[/]", highlight=False)
-        extractor = Extractor(
-            choice,
-            backbone,
-            depth - options.finetune_layers,
-            grid=head.grid if options.finetune_layers == 0 else None,
-        )
         items, skipped, extracted, reused = self._features(
             dataset, extractor, min_features(head) // head.features_per_step
         )
@@ -283,11 +295,12 @@ class Trainer:
 
         layers = None
         if options.finetune_layers:
+            assert backbone is not None and isinstance(extractor, Extractor)
             backbone.configure(fast=False, precision="fp32")  # autograd needs the plain path
             layers = backbone.cnn[extractor.layers :]
             layers.requires_grad_(True)
-        model = _Model(layers, TemporalHead(len(dataset.labels), head))
-        best, best_epoch, history = self._fit(model, splits, len(dataset.labels))
+        model = _Model(layers, TemporalHead(len(dataset.labels), head, choice.features))
+        best, best_epoch, history = self._fit(model, splits, len(dataset.labels), choice)
         epochs_run = len(history)
         model.load_state_dict(best)
         valid = _evaluate(model, splits["valid"], len(dataset.labels))
@@ -338,7 +351,7 @@ class Trainer:
                 config=config,
                 head_state=model.head.state_dict(),
                 backbone_state=_layer_state(backbone, extractor.layers)
-                if options.finetune_layers
+                if backbone is not None and isinstance(extractor, Extractor)
                 else {},
             )
         )
@@ -361,7 +374,7 @@ class Trainer:
         return result
 
     def _features(
-        self, dataset: Dataset, extractor: Extractor, min_steps: int
+        self, dataset: Dataset, extractor: FeatureExtractor, min_steps: int
     ) -> tuple[dict[Split, list[Extracted]], list[Skipped], int, int]:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -411,7 +424,7 @@ class Trainer:
                     )
 
     def _fit(
-        self, model: _Model, splits: Mapping[str, _Split], num_classes: int
+        self, model: _Model, splits: Mapping[str, _Split], num_classes: int, choice: BackboneChoice
     ) -> tuple[dict[str, Tensor], int, tuple[Epoch, ...]]:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
@@ -426,9 +439,7 @@ class Trainer:
             )
         optimizer = torch.optim.AdamW(groups, weight_decay=options.weight_decay)
         weights = _class_weights(train, num_classes)
-        augment = Augmentation(mirror=options.mirror) if options.augment else None
-        if augment is None and options.mirror:
-            augment = Augmentation(speed=(1.0, 1.0), shift=0.0, gain=0.0, mirror=True)
+        augment = augmentation(options.augment, options.mirror, landmarks=choice.landmarks)
         rng = np.random.default_rng(options.seed)
         best_eval: Evaluation | None = None
         best_state = copy.deepcopy(model.state_dict())
@@ -541,7 +552,9 @@ def print_report(result: TrainResult, console: Console) -> None:
             "parts of a file (rtnet record --start S)[/]",
             highlight=False,
         )
-    advice = overfitting_advice(result.train_accuracy, valid.accuracy)
+    advice = overfitting_advice(
+        result.train_accuracy, valid.accuracy, finetunable=not result.choice.landmarks
+    )
     if advice is not None:
         console.print(f"[yellow]warning: {advice}[/]", highlight=False)
     folder = str(result.checkpoint)
