@@ -54,6 +54,13 @@ const MIN_MOTION_LAG_S: f64 = 0.2;
 /// a frame): it is averaged over the frames it was seen on, or over this fraction of the window
 /// if more, unseen frames counting as not matching.
 const STRICT_MIN_SEEN: f64 = 0.7;
+/// A person unseen for longer than this (s) may not be the one seen before: what was in
+/// progress (a rep's phases, smoothers, the recent window) starts afresh.
+pub const MAX_GAP_S: f64 = 1.0;
+/// The torso's centre moving more than this many torso lengths between two sightings (in the
+/// image plane) is another person: the tracker lost one and found another, or jumped to them.
+/// A body's centre moves well under one torso length in a frame or two, even jumping.
+pub const MAX_JUMP_TORSOS: f64 = 1.5;
 
 /// A point of the skeleton: the mean of one or more landmarks.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,6 +168,10 @@ pub struct SignalSpec {
     /// Time constant (s) of a slow average taken off the value (0 = none): oscillations about
     /// wherever the value rests, for nods and head shakes whatever the view angle.
     pub highpass: f64,
+    /// Whether the landmarks' depth (z) counts; false: measured in the image plane. MediaPipe's
+    /// z is the network's guess and tilts with the camera's pitch: a camera looking up at an
+    /// upright person gives a torso leaning 40-50 degrees in depth.
+    pub depth: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -254,7 +265,8 @@ pub struct ExerciseSpec {
     pub within: f64,
     /// Every posture condition must be seen: a frame with one unknown is unknown, and the
     /// posture's mean counts unknown frames beyond 30% of the window as not matching (a
-    /// gesture's hand shape cannot be guessed), where exercises skip hidden guards.
+    /// gesture's hand shape cannot be guessed), where exercises skip hidden guards; and every
+    /// condition of a phase must hold through its `min_duration` (see `PhaseMachine::strict`).
     pub strict: bool,
 }
 
@@ -280,10 +292,11 @@ fn all_hold(
 /// The general rep counter: a cycle of phases; one rep each time the cycle returns to its first
 /// phase after passing through all the others in order (see `Cycle` for the other orders).
 ///
-/// The next phase is entered once its conditions have held for its `min_duration` and the
-/// current phase has been left, i.e. its conditions failed by more than the signals'
-/// hysteresis. A phase held past its `max_duration`, or a next phase not reached `within`
-/// seconds of the current one last holding, drops the cycle in progress.
+/// The next phase is entered once its conditions have held for its `min_duration` (all of
+/// them on the first frame, then, unless strict, its key condition within its signal's
+/// hysteresis) and the current phase has been left, i.e. its conditions failed by more than
+/// the signals' hysteresis. A phase held past its `max_duration`, or a next phase not reached
+/// `within` seconds of the current one last holding, drops the cycle in progress.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhaseMachine {
     phases: Vec<Phase>,
@@ -300,6 +313,9 @@ pub struct PhaseMachine {
     held_at: f64,
     /// The phase about to be entered and since when its conditions hold.
     candidate: Option<(usize, f64)>,
+    /// Whether all of a phase's conditions must hold through its `min_duration`, or only its
+    /// key condition after the first frame (see `strict`).
+    strict: bool,
     reps: u64,
     /// Stream time of each phase entry.
     transitions: VecDeque<f64>,
@@ -318,10 +334,19 @@ impl PhaseMachine {
             entered_at: 0.0,
             held_at: 0.0,
             candidate: None,
+            strict: false,
             reps: 0,
             transitions: VecDeque::new(),
             rep_times: VecDeque::new(),
         }
+    }
+
+    /// Strict: every condition must hold on every frame up to `min_duration` (a gesture's
+    /// hand shape); otherwise all of them on the first frame, then the key condition within its
+    /// hysteresis (an exercise's guards flip when a side's landmarks hide for a frame).
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
     }
 
     pub fn reps(&self) -> u64 {
@@ -333,7 +358,8 @@ impl PhaseMachine {
     }
 
     pub fn reset(&mut self) {
-        *self = Self::new(std::mem::take(&mut self.phases), self.cycle, self.within);
+        *self = Self::new(std::mem::take(&mut self.phases), self.cycle, self.within)
+            .strict(self.strict);
     }
 
     fn drop_cycle(&mut self) {
@@ -341,6 +367,14 @@ impl PhaseMachine {
         self.candidate = None;
         self.left_current = true;
         self.visited = 0;
+    }
+
+    /// Another person: the cycle in progress and the recent phase changes and reps (the
+    /// evidence of what the previous person did) are dropped; the reps counted stay.
+    pub fn restart(&mut self) {
+        self.drop_cycle();
+        self.transitions.clear();
+        self.rep_times.clear();
     }
 
     /// Advances on one frame of signal values at stream time `t`.
@@ -374,7 +408,18 @@ impl PhaseMachine {
         let mut unknown = false;
         let mut holding = None;
         for j in candidates {
-            match all_hold(&self.phases[j].conditions, values, |_| 0.0) {
+            // A phase starts on a frame where all its conditions hold, and (unless strict) is
+            // confirmed while its key condition keeps holding within its hysteresis: a knee
+            // drive peaks on one frame and stays near it, a glitch of the landmarks falls back.
+            let conditions = &self.phases[j].conditions;
+            let started = !self.strict && self.candidate.is_some_and(|(c, _)| c == j);
+            let holds = if started {
+                let key = &conditions[..conditions.len().min(1)];
+                all_hold(key, values, |s| hysteresis[s])
+            } else {
+                all_hold(conditions, values, |_| 0.0)
+            };
+            match holds {
                 Some(true) => {
                     holding = Some(j);
                     break;
@@ -470,6 +515,49 @@ fn attach_hands(raw: &mut [[f64; 3]; NUM_LANDMARKS], seen: &mut [bool; NUM_LANDM
                 point[2] += dz;
             }
         }
+    }
+}
+
+/// Where the torso was last seen: its ends in the image plane, its length with depth (frame
+/// height units).
+#[derive(Debug, Clone, Copy)]
+struct Sighting {
+    t: f64,
+    hips: Option<[f64; 2]>,
+    shoulders: Option<[f64; 2]>,
+    /// Hip centre to shoulder centre with depth: a torso seen end-on (a plank filmed from the
+    /// head) is short in the image but not in depth.
+    torso: Option<f64>,
+}
+
+impl Sighting {
+    /// Whether `self`, seen after `before`, is plausibly the same body: seen again within
+    /// MAX_GAP_S, and its torso's centre (or the end of it both saw) within MAX_JUMP_TORSOS
+    /// torso lengths of where it was. `scale` is the torso length to use when neither
+    /// sighting saw a whole torso.
+    fn continues(&self, before: &Sighting, scale: Option<f64>) -> bool {
+        if self.t - before.t > MAX_GAP_S {
+            return false;
+        }
+        let centre = |s: &Sighting| match (s.hips, s.shoulders) {
+            (Some(h), Some(q)) => Some([0.5 * (h[0] + q[0]), 0.5 * (h[1] + q[1])]),
+            _ => None,
+        };
+        let (p, q) = match (centre(before), centre(self)) {
+            (Some(p), Some(q)) => (p, q),
+            _ => match (before.shoulders, self.shoulders, before.hips, self.hips) {
+                (Some(p), Some(q), _, _) | (_, _, Some(p), Some(q)) => (p, q),
+                _ => return true,
+            },
+        };
+        let unit = match (before.torso, self.torso) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b).or(scale),
+        };
+        let Some(unit) = unit else {
+            return true;
+        };
+        (p[0] - q[0]).hypot(p[1] - q[1]) <= MAX_JUMP_TORSOS * unit
     }
 }
 
@@ -696,6 +784,12 @@ pub struct MotionModel {
     /// (time, visible) per frame for the window's landmark visibility.
     visibility: VecDeque<(f64, [bool; NUM_LANDMARKS])>,
     max_window: f64,
+    /// Where the torso was last seen: whether the next body seen is the same person.
+    sighting: Option<Sighting>,
+    /// Bodies seen that did not continue the one before (see `Sighting::continues`).
+    people: u64,
+    /// Whether any signal is measured in the image plane.
+    any_planar: bool,
 }
 
 fn check_point(p: &Point) -> Result<(), ArgumentError> {
@@ -824,7 +918,7 @@ impl MotionModel {
                 check_finite("max_duration", p.max_duration, 0.0, f64::INFINITY)?;
             }
             states.push(ExerciseState {
-                machine: PhaseMachine::new(e.phases.clone(), e.cycle, e.within),
+                machine: PhaseMachine::new(e.phases.clone(), e.cycle, e.within).strict(e.strict),
                 spec: e,
                 history: VecDeque::new(),
                 signals: used,
@@ -833,6 +927,7 @@ impl MotionModel {
         let n = signals.len();
         Ok(Self {
             hysteresis: signals.iter().map(|s| s.hysteresis).collect(),
+            any_planar: signals.iter().any(|s| !s.depth),
             signals,
             options,
             exercises: states,
@@ -845,6 +940,8 @@ impl MotionModel {
             last_time: None,
             visibility: VecDeque::new(),
             max_window,
+            sighting: None,
+            people: 0,
         })
     }
 
@@ -879,6 +976,31 @@ impl MotionModel {
         self.recent.clear();
         self.last_time = None;
         self.visibility.clear();
+        self.sighting = None;
+        self.people = 0;
+    }
+
+    /// How many bodies were seen that did not continue the one before: the first, and each
+    /// other person (or the same one after a long gap) since.
+    pub fn people(&self) -> u64 {
+        self.people
+    }
+
+    /// A body that is not the one seen before: everything in progress starts afresh (rep
+    /// phases, smoothers, the torso scale, the recent windows), so that no rep is made of two
+    /// people's movements; the reps counted stay.
+    fn new_person(&mut self) {
+        self.people += 1;
+        for e in &mut self.exercises {
+            e.machine.restart();
+            e.history.clear();
+        }
+        self.states.fill(FRESH_SIGNAL);
+        self.values.fill(f64::NAN);
+        self.scale = None;
+        self.hip_offset = None;
+        self.lateral = None;
+        self.recent.clear();
     }
 
     /// The landmarks of one frame in the body frame, updating the torso scale; None when the
@@ -886,6 +1008,7 @@ impl MotionModel {
     fn body_frame(
         &mut self,
         landmarks: &[f64],
+        t: f64,
         dt: f64,
     ) -> (Option<BodyFrame>, [bool; NUM_LANDMARKS]) {
         let o = self.options;
@@ -911,6 +1034,22 @@ impl MotionModel {
         };
         let hips = mid(LEFT_HIP, RIGHT_HIP);
         let shoulders = mid(LEFT_SHOULDER, RIGHT_SHOULDER);
+        if hips.is_some() || shoulders.is_some() {
+            let planar = |p: Option<[f64; 3]>| p.map(|p| [p[0], p[1]]);
+            let now = Sighting {
+                t,
+                hips: planar(hips),
+                shoulders: planar(shoulders),
+                torso: hips.zip(shoulders).map(|(h, s)| norm(sub(s, h))),
+            };
+            if !self
+                .sighting
+                .is_some_and(|before| now.continues(&before, self.scale))
+            {
+                self.new_person();
+            }
+            self.sighting = Some(now);
+        }
         if let (Some(h), Some(s)) = (hips, shoulders) {
             self.hip_offset = Some(sub(h, s));
             let torso = norm(sub(s, h));
@@ -994,7 +1133,7 @@ impl MotionModel {
     fn update_frame(&mut self, landmarks: &[f64], t: f64) {
         let dt = self.last_time.map_or(0.0, |l| t - l);
         self.last_time = Some(t);
-        let (frame, seen) = self.body_frame(landmarks, dt);
+        let (frame, seen) = self.body_frame(landmarks, t, dt);
         self.visibility.push_back((t, seen));
         while self
             .visibility
@@ -1013,8 +1152,16 @@ impl MotionModel {
         if let Some(f) = &frame {
             self.recent.push_back((*f, t));
         }
+        // The frame without depth, for signals measured in the image plane.
+        let planar = frame.filter(|_| self.any_planar).map(|mut f| {
+            for p in &mut f.points {
+                p[2] = 0.0;
+            }
+            f
+        });
         for (i, spec) in self.signals.iter().enumerate() {
-            let raw = match &frame {
+            let frame = if spec.depth { &frame } else { &planar };
+            let raw = match frame {
                 Some(f) => spec.combine.apply(
                     measure(&spec.left, f, &self.recent, t),
                     measure(&spec.right, f, &self.recent, t),
@@ -1223,6 +1370,45 @@ mod tests {
     }
 
     #[test]
+    fn a_phase_is_confirmed_on_its_key_condition() {
+        // "down": the key (signal 0 < 100, hysteresis 15) and a guard (signal 1 < 0.5), held
+        // for 0.1 s: its first frame and the next.
+        let machine = |strict: bool| {
+            let down = Phase {
+                conditions: vec![cond(0, false, 100.0), cond(1, false, 0.5)],
+                min_duration: 0.1,
+                max_duration: f64::INFINITY,
+            };
+            let up = Phase {
+                conditions: vec![cond(0, true, 150.0)],
+                min_duration: 0.0,
+                max_duration: f64::INFINITY,
+            };
+            PhaseMachine::new(vec![up, down], Cycle::Closed, f64::INFINITY).strict(strict)
+        };
+        let reps = |strict: bool, frames: &[(f64, f64)]| {
+            let mut m = machine(strict);
+            for (k, &(a, b)) in frames.iter().enumerate() {
+                m.update(&[a, b], &[15.0, 0.0], k as f64 * 0.1);
+            }
+            m.reps()
+        };
+        // The guard fails on the second frame (its landmark hidden, the other side taken): an
+        // exercise's phase holds on, a strict one (a gesture's hand shape) does not.
+        let guard_flips = [(170.0, 0.0), (90.0, 0.0), (95.0, 0.9), (170.0, 0.0)];
+        assert_eq!(
+            (reps(false, &guard_flips), reps(true, &guard_flips)),
+            (1, 0)
+        );
+        // The key falls back within its hysteresis: past the peak of a fast move.
+        let peak = [(170.0, 0.0), (90.0, 0.0), (110.0, 0.0), (170.0, 0.0)];
+        assert_eq!((reps(false, &peak), reps(true, &peak)), (1, 0));
+        // Back at once: a one-frame glitch of the landmarks makes no phase.
+        let glitch = [(170.0, 0.0), (90.0, 0.0), (170.0, 0.0), (170.0, 0.0)];
+        assert_eq!((reps(false, &glitch), reps(true, &glitch)), (0, 0));
+    }
+
+    #[test]
     fn hysteresis_needs_the_phase_left_first() {
         // Overlapping phases ("up" > 150, "down" < 160) with 20 of hysteresis: a value sitting
         // at 155 must not flip between them.
@@ -1393,6 +1579,7 @@ mod tests {
             hysteresis: 0.0,
             softness: 5.0,
             highpass: 0.0,
+            depth: true,
         }
     }
 
@@ -1770,6 +1957,95 @@ mod tests {
             (model.values()[0] - expected).abs() < 1e-6,
             "{}",
             model.values()[0]
+        );
+    }
+
+    fn squat_model() -> MotionModel {
+        let options = FrameOptions {
+            aspect: 1.0,
+            min_visibility: 0.5,
+            depth_weight: 1.0,
+        };
+        let squat = ExerciseSpec {
+            posture: vec![],
+            phases: two_phase(0.0, f64::INFINITY).phases,
+            window: 4.0,
+            cycle: Cycle::Closed,
+            within: f64::INFINITY,
+            strict: false,
+        };
+        MotionModel::new(vec![knee_angle_signal()], vec![squat], options).unwrap()
+    }
+
+    /// `standing_frame` moved right by `dx` frame widths.
+    fn moved(mut frame: Vec<f64>, dx: f64) -> Vec<f64> {
+        for i in 0..POSE_LANDMARKS {
+            frame[i * LANDMARK_FIELDS] += dx;
+        }
+        frame
+    }
+
+    #[test]
+    fn a_rep_is_made_by_one_person() {
+        let lost = vec![f64::NAN; POSE_LANDMARKS * LANDMARK_FIELDS];
+        // Up, down, lost for a frame, up again: `dx` away (the torso is 0.2 long).
+        let rep = |model: &mut MotionModel, dx: f64, gap: f64| {
+            let frames = [standing_frame(0.0), standing_frame(0.3), lost.clone()];
+            for (k, f) in frames.iter().enumerate() {
+                model.update(f, &[k as f64 * 0.1]).unwrap();
+            }
+            let up = moved(standing_frame(0.0), dx);
+            model.update(&up, &[0.2 + gap]).unwrap();
+            model.evidence()[0]
+        };
+        // The same body, moved a little: the rep counts.
+        let mut model = squat_model();
+        assert_eq!((rep(&mut model, 0.05, 0.1).reps, model.people()), (1, 1));
+        // A body two torso lengths away is someone else (the tracker lost one person and found
+        // another): the first one's squat is not finished by them.
+        let mut model = squat_model();
+        let e = rep(&mut model, 0.4, 0.1);
+        assert_eq!((e.reps, e.phase, e.cycle, model.people()), (0, 0, 0.0, 2));
+        // Theirs count from there.
+        model
+            .update(&moved(standing_frame(0.3), 0.4), &[0.4])
+            .unwrap();
+        model
+            .update(&moved(standing_frame(0.0), 0.4), &[0.5])
+            .unwrap();
+        assert_eq!(model.evidence()[0].reps, 1);
+        // Nor does the same place after a long gap continue what was in progress.
+        let mut model = squat_model();
+        let e = rep(&mut model, 0.0, MAX_GAP_S + 0.1);
+        assert_eq!((e.reps, model.people()), (0, 2));
+        model.reset();
+        assert_eq!(model.people(), 0);
+    }
+
+    #[test]
+    fn depth_can_be_left_out() {
+        let options = FrameOptions {
+            aspect: 1.0,
+            min_visibility: 0.5,
+            depth_weight: 1.0,
+        };
+        let torso = |depth: bool| SignalSpec {
+            left: Measure::Inclination(Point(vec![23, 24]), Point(vec![11, 12])),
+            right: Measure::Inclination(Point(vec![23, 24]), Point(vec![11, 12])),
+            combine: Combine::Left,
+            depth,
+            ..knee_angle_signal()
+        };
+        let mut model = MotionModel::new(vec![torso(true), torso(false)], vec![], options).unwrap();
+        // Upright in the picture, the shoulders a torso's length behind the hips by their z.
+        let mut frame = standing_frame(0.0);
+        frame[11 * LANDMARK_FIELDS + 2] = 0.2;
+        frame[12 * LANDMARK_FIELDS + 2] = 0.2;
+        model.update(&frame, &[0.0]).unwrap();
+        let (with, without) = (model.values()[0], model.values()[1]);
+        assert!(
+            (with - 45.0).abs() < 1e-9 && without.abs() < 1e-9,
+            "{with} {without}"
         );
     }
 }

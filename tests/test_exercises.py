@@ -19,11 +19,13 @@ from rtnet.exercises import (
     FULL_BODY,
     LEGS_HIDDEN,
     NO_PERSON,
+    ExerciseDefinition,
     ExerciseEngine,
     ExerciseState,
     load_definitions,
     parse_definition,
 )
+from rtnet.exercises.definitions import compile_definitions
 from synthetic_pose import ASPECT, EXERCISES, HELD, NON_EXERCISES, Sequence, generate
 
 LABELS = Path(__file__).resolve().parents[1] / "python" / "rtnet" / "labels.json"
@@ -65,6 +67,7 @@ def test_bad_definitions_are_config_errors() -> None:
         good.replace('"knee > 145"', '"knee >> 155"'),
         good.replace('angle = ["hip", "knee", "ankle"]', 'angle = ["hip", "tail", "ankle"]'),
         good.replace('code = "02024"', 'code = "2024"'),
+        good.replace('combine = "mean"', 'combine = "mean"\ndepth = "no"'),
         good + "\nunknown = 1\n",
         "name = ",
     ):
@@ -74,9 +77,13 @@ def test_bad_definitions_are_config_errors() -> None:
 
 def test_motion_model_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="combine"):
-        MotionModel([(("angle", [[23], [25], [27]], "y"),) * 2 + ("sum", False, 0, 0, 1, 0)], [])
+        MotionModel(
+            [(("angle", [[23], [25], [27]], "y"),) * 2 + ("sum", False, 0, 0, 1, 0, True)], []
+        )
     with pytest.raises(ValueError, match="point"):
-        MotionModel([(("angle", [[23], [99], [27]], "y"),) * 2 + ("mean", False, 0, 0, 1, 0)], [])
+        MotionModel(
+            [(("angle", [[23], [99], [27]], "y"),) * 2 + ("mean", False, 0, 0, 1, 0, True)], []
+        )
     model = MotionModel([], [])
     with pytest.raises(ValueError, match="shape"):
         model.update(np.zeros((2, 33, 4)), [0.0, 0.1])
@@ -84,6 +91,95 @@ def test_motion_model_rejects_bad_input() -> None:
         model.update(np.zeros((2, 33, 5)), [0.1, 0.0])
     with pytest.raises(TypeError):
         model.update(np.zeros((1, 33, 5), dtype=np.int32), [0.0])  # type: ignore[arg-type]
+
+
+def reps_counted(
+    definition: ExerciseDefinition, landmarks: np.ndarray, times: np.ndarray
+) -> list[int]:
+    """The reps `definition`'s machine has counted after each frame."""
+    compiled = compile_definitions([definition])
+    model = MotionModel(compiled.signals, compiled.exercises, aspect=ASPECT)
+    counts = []
+    for k in range(len(times)):
+        model.update(landmarks[k : k + 1], times[k : k + 1])
+        counts.append(int(model.evidence()["reps"][0]))
+    return counts
+
+
+def test_a_rep_is_made_by_one_tracked_person() -> None:
+    """The tracker loses the person mid-rep and finds someone else elsewhere in the picture (as
+    on the real video, where a man's half rep was finished by a woman walking past): nothing in
+    progress carries over to them. The same person lost for a frame keeps their rep."""
+    squats = next(d for d in load_definitions() if d.name == "Squats")
+    seq = generate("Squats", 0)
+    counts = reps_counted(squats, seq.landmarks, seq.times)
+    first = counts.index(1)  # the frame the first rep completes on
+    lost = first - 4  # lost there, in the rep's last quarter second
+    landmarks = seq.landmarks.copy()
+    landmarks[lost] = np.nan
+    assert reps_counted(squats, landmarks[: first + 1], seq.times[: first + 1])[-1] == 1
+    # Found again a third of the frame away: another person, who stands up.
+    landmarks[lost + 1 :, :, 0] += 0.3
+    assert reps_counted(squats, landmarks[: first + 1], seq.times[: first + 1])[-1] == 0
+    assert reps_counted(squats, landmarks, seq.times)[-1] == seq.reps - 1
+
+
+def test_a_one_frame_glitch_makes_no_phase() -> None:
+    """A phase holds for at least two frames at 16 frames/s unless its definition says
+    otherwise: one frame of a knee flying up to the hips (the landmarks in sun glare) is no knee
+    raise."""
+    text = """
+name = "Knee raises"
+kind = "reps"
+[[met]]
+met = 3.0
+[signals.knee]          # the higher knee, torso lengths above (+) the hips
+position = "knee"
+combine = "max"
+[[phases]]
+name = "down"
+when = ["knee < -0.6"]
+[[phases]]
+name = "up"
+when = ["knee > -0.2"]
+"""
+    raises = parse_definition(text, "knee_raises.toml")
+    assert [p.min_duration for p in raises.phases] == [0.06, 0.06]
+    seq = generate("idle", 0)
+    landmarks = seq.landmarks.copy()
+    glitch = len(landmarks) // 2
+    landmarks[glitch, 25, 1] = landmarks[glitch, 23, 1]  # the left knee at the left hip's height
+    assert reps_counted(raises, landmarks, seq.times)[-1] == 0
+    # Taken for a phase when the file allows one frame.
+    allowed = text.replace('"knee > -0.2"]', '"knee > -0.2"]\nmin_duration = 0')
+    one_frame = parse_definition(allowed, "knee_raises.toml")
+    assert reps_counted(one_frame, landmarks, seq.times)[-1] == 1
+    # Held on two frames it is one.
+    landmarks[glitch + 1, 25, 1] = landmarks[glitch + 1, 23, 1]
+    assert reps_counted(raises, landmarks, seq.times)[-1] == 1
+
+
+def test_a_leg_raised_straight_is_no_knee_drive() -> None:
+    """High Knees: a thigh up with the shin hanging from the bent knee. A leg raised straight
+    to hip height - as the real video's landmarks fly up in sun glare - is none."""
+    high_knees = next(d for d in load_definitions() if d.name == "High Knees")
+    seq = generate("idle", 0)
+
+    def raised(bent: bool) -> np.ndarray:
+        """Each leg lifted to hip height for two frames, the left, then the right."""
+        landmarks = seq.landmarks.copy()
+        for start, (hip, knee, ankle) in ((20, (23, 25, 27)), (40, (24, 26, 28))):
+            for k in (start, start + 1):
+                frame = landmarks[k]
+                thigh = np.linalg.norm(frame[knee, :2] - frame[hip, :2])
+                shin = np.linalg.norm(frame[ankle, :2] - frame[knee, :2])
+                # Forward in the picture (towards the camera is not needed to count).
+                frame[knee, :3] = frame[hip, :3] + (thigh, 0, 0)
+                frame[ankle, :3] = frame[knee, :3] + ((0, shin, 0) if bent else (shin, 0, 0))
+        return landmarks
+
+    assert reps_counted(high_knees, raised(bent=True), seq.times)[-1] == 1
+    assert reps_counted(high_knees, raised(bent=False), seq.times)[-1] == 0
 
 
 def test_generator_is_deterministic_and_varied() -> None:
@@ -168,7 +264,7 @@ def test_held_out_recognition_and_reps() -> None:
     print(f"exercise recognition {recognition:.1%}, reps exact {exact:.1%}")
     # The issue's targets: recognition >= 95 %, reps exact on >= 95 % of sequences and never off
     # by more than 1, no reps on standing, walking past or sitting. On these seeds today:
-    # recognition 100 %, reps exact 97.2 % (105 of 108; three sequences one rep short).
+    # recognition 100 %, reps exact 98.1 % (106 of 108; two sequences one rep short).
     assert recognition >= 0.95
     for activity in NON_EXERCISES:
         assert table[activity]["exact"] == 1.0, activity

@@ -254,8 +254,9 @@ class LandmarkSmoother:
 # "inclination" | "direction" | "ratio" | "motion", each point a list of landmark indices (0-74:
 # pose, left hand, right hand) whose mean it is, axis "x" | "y" | "z" | "lateral".
 _Measure = tuple[str, list[list[int]], str]
-# (left, right, combine, rate, smoothing, hysteresis, softness, highpass)
-_Signal = tuple[_Measure, _Measure, str, bool, float, float, float, float]
+# (left, right, combine, rate, smoothing, hysteresis, softness, highpass, depth); depth False:
+# measured in the image plane, without the landmarks' z
+_Signal = tuple[_Measure, _Measure, str, bool, float, float, float, float, bool]
 # (signal index, ">" | "<", threshold)
 _Condition = tuple[int, str, float]
 # (posture, phases as (conditions, min_duration, max_duration), window, cycle: "closed",
@@ -292,6 +293,10 @@ class MotionModel:
     def landmark_visibility(self) -> npt.NDArray[np.float64]: ...
     @property
     def scale(self) -> float | None: ...
+    @property
+    def people(self) -> int:
+        """Bodies seen that did not continue the one before (another person, or one back
+        after a gap of over 1 s): each started the rep phases and the evidence afresh."""
     @property
     def num_signals(self) -> int: ...
     @property

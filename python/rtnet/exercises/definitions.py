@@ -134,14 +134,19 @@ class Catalogue:
     either_hand: bool = False
     # Every posture condition must be seen (see rtnet._core.MotionModel's `strict`).
     strict: bool = False
+    # A phase's `min_duration` (s) where its file gives none: held on more than one frame, so
+    # that a one-frame landmark glitch (a leg flying up in glare) makes no phase. Fast moves
+    # that clear their thresholds on one frame at 16 frames/s say 0.
+    min_phase_duration: float = 0.0
 
 
-EXERCISES = Catalogue("exercise", "rtnet.exercises", KINDS)
+# 0.06 s: two frames at the models' 16 frames/s (1/16 s apart), more at higher rates.
+EXERCISES = Catalogue("exercise", "rtnet.exercises", KINDS, min_phase_duration=0.06)
 _CONDITION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*([<>])\s*(-?[0-9.]+(?:[eE]-?[0-9]+)?)\s*$")
 
 # The compiled forms the core takes (see rtnet._core.MotionModel).
 MeasureSpec = tuple[str, list[list[int]], str]
-SignalSpec = tuple[MeasureSpec, MeasureSpec, str, bool, float, float, float, float]
+SignalSpec = tuple[MeasureSpec, MeasureSpec, str, bool, float, float, float, float, bool]
 ConditionSpec = tuple[int, str, float]
 
 
@@ -157,6 +162,8 @@ class Signal:
     hysteresis: float
     softness: float
     highpass: float = 0.0
+    # False: measured in the image plane, without the landmarks' depth (see _parse_signal).
+    depth: bool = True
 
 
 @dataclass(frozen=True)
@@ -287,7 +294,7 @@ def _parse_signal(source: str, name: str, table: object) -> Signal:
     for p in points:
         _point_indices(source, p, "left")
     allowed = {measure, "origin", "axis", "combine", "rate", "smoothing", "hysteresis", "softness"}
-    allowed.add("highpass")
+    allowed |= {"highpass", "depth"}
     unknown = set(table) - allowed
     if unknown:
         raise _error(source, f"signals.{name}: unknown keys {sorted(unknown)}")
@@ -316,6 +323,7 @@ def _parse_signal(source: str, name: str, table: object) -> Signal:
             minimum=1e-6,
         ),
         highpass=_number(source, f"signals.{name}.highpass", table.get("highpass", 0.0)),
+        depth=_flag(source, f"signals.{name}.depth", table.get("depth", True)),
     )
 
 
@@ -390,7 +398,11 @@ def parse_definition(
             Phase(
                 name=str(table.get("name", f"phase {k}")),
                 when=_parse_conditions(source, f"{where}.when", table.get("when"), names),
-                min_duration=_number(source, f"{where}.min_duration", table.get("min_duration", 0)),
+                min_duration=_number(
+                    source,
+                    f"{where}.min_duration",
+                    table.get("min_duration", catalogue.min_phase_duration),
+                ),
                 max_duration=_number(
                     source,
                     f"{where}.max_duration",
@@ -512,6 +524,7 @@ def compile_signal(signal: Signal, side: str | None = None) -> SignalSpec:
         signal.hysteresis,
         signal.softness,
         signal.highpass,
+        signal.depth,
     )
 
 

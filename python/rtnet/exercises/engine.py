@@ -2,7 +2,9 @@
 
 The Rust core (`MotionModel`) computes the signals and runs each exercise's phase cycle; this
 module turns its evidence into scores, a label, committed rep counts, a MET figure and a note on
-what part of the body is seen.
+what part of the body is seen. A rep is one tracked person's: when the body seen is not the one
+seen before (found again far from where it was lost, or after a gap of over a second), the core
+starts the phase cycles and the evidence afresh (`MotionModel.people` counts such bodies).
 """
 
 from __future__ import annotations
