@@ -9,8 +9,8 @@ from torch import Tensor, nn
 
 from rtnet.errors import ConfigError
 from rtnet.models.backbones import Precision, bf16_supported
+from rtnet.models.landmarks.allocator import keep_freed_memory
 from rtnet.models.landmarks.blocks import Conv
-from rtnet.models.layers import FusedConv
 
 
 class LandmarkNetwork(nn.Module):
@@ -23,10 +23,12 @@ class LandmarkNetwork(nn.Module):
 
     ``fast`` and ``precision`` change how it computes, not what: plain is the eager NCHW reference
     (bf16 by autocast); fast runs channels-last in inference mode, convolutions through oneDNN
-    with weights prepared once and ReLU6 or the residual add fused (see FusedConv); with bf16,
-    weights and activations in bf16. These networks do not take bf16 well: on the reference
-    video, pose landmarks move by up to ~80 px of 256 and the pose flag by ~0.6 (already ~10 px
-    with only the first convolution in bf16), hand landmarks by ~7 px of 224. Use fp32 for them.
+    with weights prepared once and ReLU6 or the residual add fused (PackedConv), those on maps of
+    a few pixels as matrix products (SmallConv), and keeps freed activation memory for the next
+    frame (allocator); with bf16, weights and activations in bf16. These networks do not take
+    bf16 well: on the reference video, pose landmarks move by up to ~80 px of 256 and the pose
+    flag by ~0.6 (already ~10 px with only the first convolution in bf16), hand landmarks by ~7 px
+    of 224. Use fp32 for them.
     """
 
     input_size: int
@@ -56,7 +58,9 @@ class LandmarkNetwork(nn.Module):
         self.to(memory_format=torch.channels_last if fast else torch.contiguous_format)
         for module in self.modules():
             if isinstance(module, Conv):
-                module.fused = FusedConv.of(module.conv, dtype) if fast else None
+                module.prepare(fast=fast, dtype=dtype)
+        if fast and device.type == "cpu":
+            keep_freed_memory()
         return self
 
     def forward(self, images: Tensor) -> tuple[Tensor, ...]:
