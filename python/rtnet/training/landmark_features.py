@@ -6,9 +6,11 @@ person stands or how far from the camera:
 
 - the body: its centre (between the shoulders) and scale (the shoulders' width, or for a body
   seen side-on a share of the torso's length, whichever is larger) in the frame, then every pose
-  landmark relative to that centre in body scales, with its visibility. The shoulders are in view
-  however the person is framed, full length or head and shoulders; the hips often are not, and
-  then their landmarks are guesses that swing with every crop;
+  landmark relative to that centre in body scales (x and y), with its visibility. The shoulders
+  are in view however the person is framed, full length or head and shoulders; the hips often
+  are not, and then their landmarks are guesses that swing with every crop. The body landmarks'
+  depth (z) is left out: MediaPipe's estimate of it swings by more than a body scale on a person
+  standing still, and drowned the rest (held-out clips of tests/motion_figure.py --person);
 - each hand (slot by handedness, the person's left then right): where its wrist is relative to
   the body, then its 21 landmarks relative to the wrist in hand sizes (wrist to middle-finger
   knuckle), so that hand shapes read the same near and far.
@@ -44,10 +46,11 @@ _POSE_PAIRS = [(1, 4), (2, 5), (3, 6), (7, 8), (9, 10)] + [(i, i + 1) for i in r
 MIN_SCALE = 1e-3  # of the frame's height: below it a body or hand is a degenerate detection
 LIMIT = 10.0  # features are clipped to +-LIMIT: one wild landmark must not dominate a window
 
-# The layout: [body flag, centre x, centre y, log scale], 33 x [x, y, z, visibility], then per
+# The layout: [body flag, centre x, centre y, log scale], 33 x [x, y, visibility], then per
 # hand [flag, wrist x, wrist y, log size] and 21 x [x, y, z].
 BODY = 4
-POSE = POSE_POINTS * 4
+POINT = 3  # x, y, visibility of a body landmark
+POSE = POSE_POINTS * POINT
 HAND = 4 + HAND_POINTS * 3
 FEATURES = BODY + POSE + 2 * HAND
 
@@ -62,8 +65,8 @@ def _mirror_map(*, swap_hands: bool = True) -> tuple[npt.NDArray[np.intp], npt.N
     for a, b in _POSE_PAIRS:
         partner[a], partner[b] = b, a
     for i in range(POSE_POINTS):
-        base = BODY + 4 * i
-        source[base : base + 4] = BODY + 4 * partner[i] + np.arange(4)
+        base = BODY + POINT * i
+        source[base : base + POINT] = BODY + POINT * partner[i] + np.arange(POINT)
         sign[base] = -1.0  # x
     for slot in range(2):
         base = BODY + POSE + slot * HAND
@@ -131,10 +134,9 @@ def frame_features(
         if size >= MIN_SCALE:
             centre, body = shoulders, size
             out[:BODY] = (1.0, shoulders[0] / aspect - 0.5, shoulders[1] - 0.5, np.log(size))
-            relative = np.empty((POSE_POINTS, 4))
+            relative = np.empty((POSE_POINTS, POINT))
             relative[:, :2] = (points[:, :2] - shoulders) / size
-            relative[:, 2] = points[:, 2] / size  # MediaPipe's z: relative to the hips' depth
-            relative[:, 3] = np.nan_to_num(pose[:, 3], nan=0.0)
+            relative[:, 2] = np.nan_to_num(pose[:, 3], nan=0.0)
             out[BODY : BODY + POSE] = relative.reshape(-1)
     for handedness, landmarks in hands:
         if handedness not in HANDEDNESS or not np.isfinite(landmarks).all():

@@ -42,7 +42,7 @@ MOTION_CHANNELS = 16
 # they are too: with few clips, a learnt projection mixes them with the limbs' noisier landmarks.
 DIRECT_CHANNELS = BODY
 # Bumped when the features of a frame change: cached features of an older layout are stale.
-FEATURES_VERSION = 2  # 2: centred on the shoulders, smoothed scale, lost parts held
+FEATURES_VERSION = 3  # 2: centred on the shoulders, smoothed scale, lost parts held; 3: no z
 
 
 def head_config(base: HeadConfig, steps: int) -> HeadConfig:
