@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 # The networks the pose tracker runs on every frame (the detector only when tracking is lost).
 POSE_NETWORKS: tuple[LandmarkModelName, ...] = ("pose_landmarks", "pose_detector")
 INPUT_SIZES: dict[LandmarkModelName, int] = {"pose_landmarks": 256, "pose_detector": 224}
+SETTLE_S = 0.1  # between blocks: both runtimes' worker threads asleep again
+BLOCK = 5  # timed frames of one runtime in a row
 WARMUP = 3
 
 
@@ -105,12 +107,21 @@ def bench_pose_networks(tflite: Path | None, rounds: int = 20) -> PoseNetworks:
             run_torch()
             if other is not None:
                 other(x)
-        # Interleaved rounds: load on the machine falls on both alike.
-        ours, theirs = [], []
-        for _ in range(rounds):
-            ours.append(_timed_ms(run_torch))
-            if other is not None:
-                theirs.append(_timed_ms(functools.partial(other, x)))
+        # Interleaved blocks of BLOCK frames: load on the machine falls on both alike, and each
+        # runs as in a stream of frames. A block starts once the other's idle threads have gone
+        # to sleep (PyTorch's OpenMP threads spin for a while after each call, and took a core
+        # from LiteRT's next frame: 14.6 ms instead of 8-9 when frames alternated), with an
+        # untimed frame that wakes its own threads.
+        ours: list[float] = []
+        theirs: list[float] = []
+        runners: list[tuple[Callable[[], object], list[float]]] = [(run_torch, ours)]
+        if other is not None:
+            runners.append((functools.partial(other, x), theirs))
+        for _ in range(max(1, rounds // BLOCK)):
+            for run, times in runners:
+                time.sleep(SETTLE_S)
+                run()
+                times += [_timed_ms(run) for _ in range(BLOCK)]
         timings.append(
             LandmarkTiming(
                 name,
