@@ -54,9 +54,10 @@ def person_frames(
             scene[y0 + sy0 : y0 + sy1, x0 + sx0 : x0 + sx1] = body[sy0:sy1, sx0:sx1]
         dx = 20 + sway[0] * math.sin(2 * math.pi * sway_f[0] * t + sway_p[0])
         dy = 20 + sway[1] * math.sin(2 * math.pi * sway_f[1] * t + sway_p[1])
-        matrix = np.float32([[1, 0, -dx], [0, 1, -dy]])
+        matrix = np.array([[1, 0, -dx], [0, 1, -dy]], np.float32)
         view = cv2.warpAffine(scene, matrix, SIZE, flags=cv2.INTER_LINEAR)
-        view = view * brightness + rng.normal(0.0, 3.0, view.shape).astype(np.float32)
+        noise = np.asarray(rng.normal(0.0, 3.0, view.shape), np.float32)
+        view = view.astype(np.float32) * brightness + noise
         out.append(np.clip(view, 0, 255).astype(np.uint8))
     return out
 

@@ -231,4 +231,3 @@ def test_terminal_summary(
     assert "calories" in err and "kcal" in err
     assert "0:04.00 of video" in err
     assert "fitness: mobilenet pro" in err  # the model choice is logged
-

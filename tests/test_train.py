@@ -29,6 +29,8 @@ from rtnet.training.backbones import choose_backbone
 from rtnet.training.classifier import (
     WEIGHTS_FILE,
     Checkpoint,
+    ClassifierNetwork,
+    LoadedClassifier,
     load_classifier,
     read_checkpoint,
     write_checkpoint,
@@ -65,6 +67,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     )
     assert status == 0, errors
     return Trained(dataset, dataset / "checkpoints" / "shapes", status, output)
+
+
+def clip_network(loaded: LoadedClassifier) -> ClassifierNetwork:
+    """The network of a classifier on a video backbone (the pose backbone's takes frames)."""
+    assert isinstance(loaded.network, ClassifierNetwork)
+    return loaded.network
 
 
 def copy_dataset(trained: Trained, tmp_path: Path) -> Path:
@@ -195,8 +203,9 @@ def test_checkpoint_round_trip(trained: Trained, tmp_path: Path) -> None:
     clips = np.random.default_rng(0).random((3, 4, 3, 256, 256), dtype=np.float32)
     outputs = []
     for loaded in (load_classifier(checkpoint), load_classifier(again)):
-        loaded.network.reset()
-        outputs.append([loaded.network(clip)["classifier"] for clip in clips])
+        network = clip_network(loaded)
+        network.reset()
+        outputs.append([network(clip)["classifier"] for clip in clips])
     np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
     assert np.allclose(np.sum(outputs[0], axis=1), 1, atol=1e-5)
 
@@ -220,7 +229,7 @@ def test_finetuned_layers_are_saved_and_loaded(small_dataset: Path) -> None:
         k.startswith("cnn.17.") for k in checkpoint.backbone_state
     )
     assert (dataset / "features" / "lite0" / "finetune-1" / "train").is_dir()
-    backbone = load_classifier(checkpoint).network.backbone.state_dict()
+    backbone = clip_network(load_classifier(checkpoint)).backbone.state_dict()
     for key, value in checkpoint.backbone_state.items():
         assert torch.equal(backbone[key].contiguous(), value.contiguous())
 
@@ -233,10 +242,10 @@ def test_a_sensekit_backbone_trains_and_runs_too(
     assert (small_dataset / "features" / "efficientnet" / "grid-4" / "train").is_dir()
     checkpoint = read_checkpoint(result.checkpoint)
     assert (checkpoint.config.backbone, checkpoint.config.version) == ("efficientnet", "pro")
-    loaded = load_classifier(checkpoint, weights_dir=standin_weights_dir)
-    assert loaded.network.channels == "bgr"  # as the SenseKit networks were trained
+    network = clip_network(load_classifier(checkpoint, weights_dir=standin_weights_dir))
+    assert network.channels == "bgr"  # as the SenseKit networks were trained
     clip = np.random.default_rng(0).random((4, 3, 256, 256), dtype=np.float32)
-    assert loaded.network(clip)["classifier"].shape == (2,)
+    assert network(clip)["classifier"].shape == (2,)
     with pytest.raises(WeightsError, match="no efficientnet pro"):
         load_classifier(checkpoint, weights_dir=small_dataset)
 
