@@ -966,14 +966,8 @@ impl MotionModel {
     pub fn reset(&mut self) {
         for e in &mut self.exercises {
             e.machine.reset();
-            e.history.clear();
         }
-        self.states.fill(FRESH_SIGNAL);
-        self.values.fill(f64::NAN);
-        self.scale = None;
-        self.hip_offset = None;
-        self.lateral = None;
-        self.recent.clear();
+        self.forget_body();
         self.last_time = None;
         self.visibility.clear();
         self.sighting = None;
@@ -993,6 +987,14 @@ impl MotionModel {
         self.people += 1;
         for e in &mut self.exercises {
             e.machine.restart();
+        }
+        self.forget_body();
+    }
+
+    /// What was learnt of the body being followed: recognition history, smoothers, scale,
+    /// orientation and the recent window.
+    fn forget_body(&mut self) {
+        for e in &mut self.exercises {
             e.history.clear();
         }
         self.states.fill(FRESH_SIGNAL);
@@ -1634,20 +1636,7 @@ mod tests {
 
     #[test]
     fn recognition_evidence_and_reps() {
-        let options = FrameOptions {
-            aspect: 1.0,
-            min_visibility: 0.5,
-            depth_weight: 1.0,
-        };
-        let squat = ExerciseSpec {
-            posture: vec![],
-            phases: two_phase(0.0, f64::INFINITY).phases,
-            window: 2.0,
-            cycle: Cycle::Closed,
-            within: f64::INFINITY,
-            strict: false,
-        };
-        let mut model = MotionModel::new(vec![knee_angle_signal()], vec![squat], options).unwrap();
+        let mut model = squat_model(2.0);
         let bends = [0.0, 0.3, 0.0, 0.3, 0.0];
         for (k, &b) in bends.iter().enumerate() {
             model.update(&standing_frame(b), &[k as f64 * 0.4]).unwrap();
@@ -1960,7 +1949,8 @@ mod tests {
         );
     }
 
-    fn squat_model() -> MotionModel {
+    /// Squats (two phases of the knee angle) recognised over `window` seconds.
+    fn squat_model(window: f64) -> MotionModel {
         let options = FrameOptions {
             aspect: 1.0,
             min_visibility: 0.5,
@@ -1969,7 +1959,7 @@ mod tests {
         let squat = ExerciseSpec {
             posture: vec![],
             phases: two_phase(0.0, f64::INFINITY).phases,
-            window: 4.0,
+            window,
             cycle: Cycle::Closed,
             within: f64::INFINITY,
             strict: false,
@@ -1999,11 +1989,11 @@ mod tests {
             model.evidence()[0]
         };
         // The same body, moved a little: the rep counts.
-        let mut model = squat_model();
+        let mut model = squat_model(4.0);
         assert_eq!((rep(&mut model, 0.05, 0.1).reps, model.people()), (1, 1));
         // A body two torso lengths away is someone else (the tracker lost one person and found
         // another): the first one's squat is not finished by them.
-        let mut model = squat_model();
+        let mut model = squat_model(4.0);
         let e = rep(&mut model, 0.4, 0.1);
         assert_eq!((e.reps, e.phase, e.cycle, model.people()), (0, 0, 0.0, 2));
         // Theirs count from there.
@@ -2015,7 +2005,7 @@ mod tests {
             .unwrap();
         assert_eq!(model.evidence()[0].reps, 1);
         // Nor does the same place after a long gap continue what was in progress.
-        let mut model = squat_model();
+        let mut model = squat_model(4.0);
         let e = rep(&mut model, 0.0, MAX_GAP_S + 0.1);
         assert_eq!((e.reps, model.people()), (0, 2));
         model.reset();

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import struct
@@ -149,3 +151,13 @@ def wait_for_lines(
         time.sleep(0.05)
     process.kill()
     raise AssertionError(f"{path} did not reach {count} lines in {timeout} s")
+
+
+def run_cli(*args: str | Path) -> tuple[int, str, str]:
+    """``rtnet ARGS`` in this process: (exit status, stdout, stderr)."""
+    from rtnet.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main([str(arg) for arg in args])
+    return status, out.getvalue(), err.getvalue()

@@ -192,8 +192,10 @@ def make_motion_dataset(
     test: int = 0,
     seconds: float = 3.0,
     motions: Sequence[str] = MOTIONS,
+    write: Callable[[Path, str, int, float], Path] = write_motion,
 ) -> Path:
-    """``root/videos_{train,valid,test}/<motion>/clip_<i>.mkv``; every clip has its own seed."""
+    """``root/videos_{train,valid,test}/<motion>/clip_<i>.mkv``; every clip has its own seed;
+    ``write`` draws a clip (``write_motion``: a ball)."""
     for motion in motions:
         for split, count, offset in (
             ("train", train, 0),
@@ -201,7 +203,6 @@ def make_motion_dataset(
             ("test", test, 2000),
         ):
             for i in range(count):
-                write_motion(
-                    root / f"videos_{split}" / motion / f"clip_{i}.mkv", motion, offset + i, seconds
-                )
+                clip = root / f"videos_{split}" / motion / f"clip_{i}.mkv"
+                write(clip, motion, offset + i, seconds)
     return root

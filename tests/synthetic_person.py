@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from synthetic_actions import write_video
-from synthetic_motions import FPS_CHOICES, MOTIONS, _background, path
+from synthetic_motions import FPS_CHOICES, MOTIONS, _background, make_motion_dataset, path
 from synthetic_motions import SIZE as MOTION_SIZE
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tracking"
@@ -78,15 +78,6 @@ def make_person_dataset(
     seconds: float = 3.0,
     motions: Sequence[str] = MOTIONS,
 ) -> Path:
-    """``root/videos_{train,valid,test}/<motion>/clip_<i>.mkv``; every clip has its own seed."""
-    for motion in motions:
-        for split, count, offset in (
-            ("train", train, 0),
-            ("valid", valid, 1000),
-            ("test", test, 2000),
-        ):
-            for i in range(count):
-                write_person_motion(
-                    root / f"videos_{split}" / motion / f"clip_{i}.mkv", motion, offset + i, seconds
-                )
-    return root
+    """``root/videos_{train,valid,test}/<motion>/clip_<i>.mkv``, as make_motion_dataset, with a
+    person moving."""
+    return make_motion_dataset(root, train, valid, test, seconds, motions, write_person_motion)

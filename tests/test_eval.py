@@ -7,7 +7,6 @@ the batched path computes what `rtnet run` computes is checked step by step."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import subprocess
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from engine_helpers import run_cli
 from rtnet.bench.evaluate import standin_classifier
 from rtnet.cli import main
 from rtnet.cli.evaluate import print_eval
@@ -43,14 +43,6 @@ from synthetic_actions import write_action
 
 LABELS = ("moving_left", "moving_right", "static")
 SECONDS = 1.0  # 4 model steps per video: quick to run, long enough to batch
-
-
-def run_cli(*args: str | Path) -> tuple[int, str, str]:
-    """``rtnet ARGS`` in this process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main([str(arg) for arg in args])
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ of that dataset, whose cached features copy along."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -21,7 +20,7 @@ import pytest
 import torch
 from rich.console import Console
 
-from rtnet.cli import main
+from engine_helpers import run_cli
 from rtnet.errors import ConfigError, WeightsError
 from rtnet.record import RecordOptions, record
 from rtnet.sources import VideoFileSource
@@ -49,14 +48,6 @@ class Trained:
     checkpoint: Path
     status: int
     output: str
-
-
-def run_cli(*args: str | Path) -> tuple[int, str, str]:
-    """``rtnet ARGS`` in this process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main([str(arg) for arg in args])
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,6 @@ like lite0's, on clips of a person moving (tests/synthetic_person.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -14,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtnet.cli import main
+from engine_helpers import run_cli
 from rtnet.training.backbones import choose_backbone
 from rtnet.training.classifier import OUTPUT, load_classifier, read_checkpoint
 from rtnet.training.evaluate import iterate_steps, step_network
@@ -25,13 +23,6 @@ from synthetic_person import make_person_dataset, person_frames
 pytestmark = pytest.mark.slow  # tracks a person through some 30 clips
 
 MOTIONS = ("moving_down", "moving_up", "nothing")
-
-
-def run_cli(*args: str | Path) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main([str(arg) for arg in args])
-    return status, out.getvalue(), err.getvalue()
 
 
 @dataclass(frozen=True)
