@@ -35,10 +35,10 @@ class Trained:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     dataset = make_person_dataset(
-        tmp_path_factory.mktemp("person"), train=4, valid=1, test=1, seconds=2.5, motions=MOTIONS
+        tmp_path_factory.mktemp("person"), train=5, valid=2, test=1, seconds=2.5, motions=MOTIONS
     )
     status, output, errors = run_cli(
-        "train", dataset, "--backbone", "pose", "--epochs", "40", "--threads", "1"
+        "train", dataset, "--backbone", "pose", "--epochs", "60", "--threads", "1"
     )
     assert status == 0, errors
     return Trained(dataset, dataset / "checkpoints" / "pose", output)
@@ -52,7 +52,7 @@ def test_pose_classifier_trains_on_landmarks(trained: Trained) -> None:
     assert config["metrics"]["valid_accuracy"] >= 0.8, trained.output
     # Features are cached per frame, one FEATURES-long vector each, under features/pose.
     entries = sorted((trained.dataset / "features" / "pose").rglob("*.npz"))
-    assert len(entries) == 3 * 5  # training and validation clips
+    assert len(entries) == 3 * 7  # training and validation clips
     with np.load(entries[0]) as data:
         assert data["features"].shape[1:] == (FEATURES, 1, 1)
         assert data["features"].shape[0] % FEATURES_PER_STEP == 0
@@ -60,7 +60,7 @@ def test_pose_classifier_trains_on_landmarks(trained: Trained) -> None:
     status, output, _ = run_cli(
         "train", trained.dataset, "--backbone", "pose", "--epochs", "1", "--name", "again"
     )
-    assert status == 0 and "0 videos extracted, 15 reused" in output
+    assert status == 0 and "0 videos extracted, 21 reused" in output
 
 
 def test_run_and_eval_agree_on_held_out_clips(trained: Trained, tmp_path: Path) -> None:
