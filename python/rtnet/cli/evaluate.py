@@ -116,6 +116,8 @@ def print_eval(report: EvalReport, console: Console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from rtnet.training.train import confusion_table
+
     labels = report.labels
     videos = Table(title=f"Predictions ({escape(report.source)})")
     for column in ("video", "class", "predicted", "prob", ""):
@@ -153,17 +155,7 @@ def print_eval(report: EvalReport, console: Console) -> None:
             shown = "-" if accuracy is None else f"{accuracy:.0%}"
             per_class.add_row(label, str(total), str(right), f"[{colour}]{shown}[/]")
         console.print(per_class)
-        matrix = Table(title="Confusion matrix (rows: true class, columns: predicted)")
-        matrix.add_column("true \\ predicted")
-        for label in labels:
-            matrix.add_column(label, justify="right")
-        for i, label in enumerate(labels):
-            cells = [
-                f"[bold]{n}[/]" if i == j else (f"[red]{n}[/]" if n else "[dim]0[/]")
-                for j, n in enumerate(report.confusion[i])
-            ]
-            matrix.add_row(label, *cells)
-        console.print(matrix)
+        console.print(confusion_table(labels, report.confusion))
     accuracy = report.accuracy
     scored = len(report.scored)
     totals = (

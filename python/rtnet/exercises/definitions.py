@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from rtnet._core import MotionModel
 from rtnet.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -543,6 +544,18 @@ class CompiledDefinitions:
     exercises: list[ExerciseSpec]
     names: tuple[str, ...]
     owners: tuple[int, ...]
+
+    def motion_model(
+        self, *, aspect: float, min_visibility: float, depth_weight: float
+    ) -> MotionModel:
+        """The core's engine over these definitions, for frames of width / height ``aspect``."""
+        return MotionModel(
+            self.signals,
+            self.exercises,
+            aspect=aspect,
+            min_visibility=min_visibility,
+            depth_weight=depth_weight,
+        )
 
 
 def compile_definitions(definitions: Sequence[ExerciseDefinition]) -> CompiledDefinitions:

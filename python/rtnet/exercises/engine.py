@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from rtnet._core import MotionModel
 from rtnet.exercises.definitions import (
     POSE_LANDMARKS,
     ExerciseDefinition,
@@ -77,12 +76,8 @@ class ExerciseEngine:
     ) -> None:
         self.definitions = list(load_definitions() if definitions is None else definitions)
         compiled = compile_definitions(self.definitions)
-        self._model = MotionModel(
-            compiled.signals,
-            compiled.exercises,
-            aspect=aspect,
-            min_visibility=min_visibility,
-            depth_weight=depth_weight,
+        self._model = compiled.motion_model(
+            aspect=aspect, min_visibility=min_visibility, depth_weight=depth_weight
         )
         self._by_kind = {
             kind: [i for i, d in enumerate(self.definitions) if d.kind == kind]

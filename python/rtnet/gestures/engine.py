@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from rtnet._core import MotionModel
 from rtnet.exercises.definitions import (
     POSE_LANDMARKS,
     Catalogue,
@@ -95,12 +94,8 @@ class GestureEngine:
     ) -> None:
         self.definitions = list(load_gestures() if definitions is None else definitions)
         compiled = compile_definitions(self.definitions)
-        self._model = MotionModel(
-            compiled.signals,
-            compiled.exercises,
-            aspect=aspect,
-            min_visibility=min_visibility,
-            depth_weight=depth_weight,
+        self._model = compiled.motion_model(
+            aspect=aspect, min_visibility=min_visibility, depth_weight=depth_weight
         )
         self._owners = np.array(compiled.owners, dtype=np.int64)
         self.mirrored = mirrored

@@ -4,11 +4,12 @@ The videos come from a dataset's held-out split (``DATASET/videos_test/<class>/`
 of videos (the class is the sub-folder's name when there is one; files directly in the folder are
 predicted but not scored), or are files named one by one.
 
-Each video is read exactly as ``rtnet run`` reads it (resampled to 16 fps, the same FrameRing,
-temporal state from zero) and run through the same network ``rtnet run --classifier`` builds;
-only the work is arranged for throughput: all in one process (the network is built once), a
-thread decodes the next videos while the network runs, and the network may take several model
-steps per call (``Network.steps``, the same numbers as one call per step).
+Each video is read exactly as ``rtnet run`` reads it (resampled to 16 fps, the same FrameRing or,
+for the pose backbone, the raw frames; temporal state from zero) and run through the same network
+``rtnet run --classifier`` builds; only the work is arranged for throughput: all in one process
+(the network is built once), a thread decodes the next videos while the network runs, and the
+network may take several model steps per call (``Network.steps``, the same numbers as one call
+per step).
 
 A video's prediction is the class with the highest mean probability over its steps, leaving out
 the first ones, before the head has seen a whole window (training's per-video accuracy counts the
@@ -83,7 +84,15 @@ class _RawSteps:
         return np.stack(self.frames)
 
 
-def _step_reader(channels: Channels | None) -> Any:
+class _StepReader(Protocol):
+    """Frames in, the last model step's network input out: a FrameRing, or ``_RawSteps``."""
+
+    def push(self, frame: np.ndarray) -> None: ...
+
+    def clip(self) -> np.ndarray: ...
+
+
+def _step_reader(channels: Channels | None) -> _StepReader:
     from rtnet import FrameRing
 
     return _RawSteps() if channels is None else FrameRing(STEP_FRAMES, channels=channels)

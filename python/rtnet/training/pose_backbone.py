@@ -25,6 +25,7 @@ import numpy.typing as npt
 import torch
 
 from rtnet.resample import MODEL_FPS, STEP_FRAMES
+from rtnet.training.backbones import BackboneChoice
 from rtnet.training.head import HeadConfig
 from rtnet.training.landmark_features import BODY, FEATURES, FeatureStream, unmirror_view
 
@@ -115,19 +116,14 @@ class LandmarkExtractor:
     """Training features of the pose backbone (see ``rtnet.training.features.FeatureExtractor``):
     one row per frame, from the trackers run on the video as ``rtnet run`` reads it."""
 
-    weights: Path  # the pose landmark network's file: new weights make cached features stale
+    choice: BackboneChoice  # the pose model's file: new weights make cached features stale
     features: LandmarkFeatures = field(default_factory=LandmarkFeatures)
-    key: str = "pose"
 
     def identity(self) -> str:
-        stat = self.weights.stat()
-        return (
-            f"{self.key}:{self.weights.name}:{stat.st_size}:{stat.st_mtime_ns}:"
-            f"features={FEATURES}v{FEATURES_VERSION}"
-        )
+        return f"{self.choice.identity()}:features={FEATURES}v{FEATURES_VERSION}"
 
     def folder(self, root: Path) -> Path:
-        return root / "features" / self.key
+        return root / "features" / self.choice.key
 
     def extract(self, path: Path, min_steps: int) -> tuple[npt.NDArray[np.float16], int]:
         """(features per frame as float16, model steps) of one video file; raises SourceError

@@ -46,6 +46,7 @@ from rtnet.training.head import HeadConfig, TemporalHead, windows_of
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from rtnet.models.backbones import StreamingBackbone
 
@@ -261,7 +262,7 @@ class Trainer:
                     "are landmarks); leave it out"
                 )
             head = pose_backbone.head_config(options.head, steps)
-            extractor = pose_backbone.LandmarkExtractor(choice.path)
+            extractor = pose_backbone.LandmarkExtractor(choice)
         else:
             backbone = choice.build(fast=True)
             depth = len(backbone.cnn)
@@ -504,6 +505,24 @@ class Trainer:
         return best_state, best_epoch, tuple(history)
 
 
+def confusion_table(labels: Sequence[str], confusion: np.ndarray) -> Table:
+    """The confusion matrix (``[true, predicted]`` counts) as ``rtnet train`` and ``rtnet eval``
+    show it: the diagonal bold, mistakes red."""
+    from rich.table import Table
+
+    matrix = Table(title="Confusion matrix (rows: true class, columns: predicted)")
+    matrix.add_column("true \\ predicted")
+    for label in labels:
+        matrix.add_column(label, justify="right")
+    for i, label in enumerate(labels):
+        cells = [
+            f"[bold]{n}[/]" if i == j else (f"[red]{n}[/]" if n else "[dim]0[/]")
+            for j, n in enumerate(confusion[i])
+        ]
+        matrix.add_row(label, *cells)
+    return matrix
+
+
 def print_report(result: TrainResult, console: Console) -> None:
     """Per-class accuracy, the confusion matrix and what happened to the videos."""
     from rich.markup import escape
@@ -520,17 +539,7 @@ def print_report(result: TrainResult, console: Console) -> None:
         colour = "green" if accuracy >= 0.9 else "yellow" if accuracy >= 0.6 else "red"
         per_class.add_row(label, str(total), f"[{colour}]{accuracy:.0%}[/]")
     console.print(per_class)
-    matrix = Table(title="Confusion matrix (rows: true class, columns: predicted)")
-    matrix.add_column("true \\ predicted")
-    for label in labels:
-        matrix.add_column(label, justify="right")
-    for i, label in enumerate(labels):
-        cells = [
-            f"[bold]{n}[/]" if i == j else (f"[red]{n}[/]" if n else "[dim]0[/]")
-            for j, n in enumerate(valid.confusion[i])
-        ]
-        matrix.add_row(label, *cells)
-    console.print(matrix)
+    console.print(confusion_table(labels, valid.confusion))
     console.print(
         f"Validation accuracy {valid.accuracy:.1%} ({int(valid.confusion.sum())} windows of "
         f"{result.window_s:g} s), per video "
