@@ -5,15 +5,20 @@
 
 pub mod anchors;
 pub mod calories;
+pub mod conv;
 pub mod crop;
+pub mod depthwise;
 pub mod detection;
 pub mod error;
 pub mod motion;
 pub mod one_euro;
 pub mod preprocess;
+pub mod program;
+mod py_conv;
 mod py_motion;
 mod py_tracking;
 pub mod reps;
+pub mod resample;
 pub mod ring;
 pub mod smoothing;
 
@@ -598,5 +603,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_letterbox, m)?)?;
     py_tracking::register(m)?;
     py_motion::register(m)?;
+    py_conv::register(m)?;
     Ok(())
 }

@@ -41,7 +41,10 @@ where
 }
 
 /// A float32 array of any shape and strides, or a TypeError naming the argument.
-fn f32_array<'py>(value: &Bound<'py, PyAny>, name: &str) -> PyResult<PyReadonlyArrayDyn<'py, f32>> {
+pub(crate) fn f32_array<'py>(
+    value: &Bound<'py, PyAny>,
+    name: &str,
+) -> PyResult<PyReadonlyArrayDyn<'py, f32>> {
     let array = value.cast::<PyUntypedArray>().map_err(|_| {
         PyTypeError::new_err(format!(
             "{name} must be a numpy.ndarray of float32, got {}",

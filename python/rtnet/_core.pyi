@@ -11,7 +11,8 @@ the call raises ValueError naming the argument:
   rate of at least 100 kcal/day, smoothing and recovery_factor in (0, 3600] s; per update
   met in [0, 1000] and dt in [0, 3600] s; a met array of at most 2**20 values;
 - tracking: crop outputs of 1..=4096 per side, rects within 1e7 pixels; at most 2**16 anchors,
-  64 keypoints; LandmarkSmoother (N, D) with N <= 100000 and 2 <= D <= 64.
+  64 keypoints; LandmarkSmoother (N, D) with N <= 100000 and 2 <= D <= 64;
+- KernelProgram: maps of at most 2**26 values, 4096 steps, 2**24 packed weights a convolution.
 """
 
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ __all__ = [
     "CalorieAccumulator",
     "CalorieUpdate",
     "FrameRing",
+    "KernelProgram",
     "LandmarkSmoother",
     "MotionModel",
     "RepCounter",
@@ -30,8 +32,10 @@ __all__ = [
     "crop_matrix",
     "crop_to_tensor",
     "decode_detections",
+    "kernels_vectorised",
     "letterbox",
     "preprocess",
+    "set_kernel_threads",
     "ssd_anchors",
     "weighted_nms",
 ]
@@ -302,3 +306,54 @@ class MotionModel:
     @property
     def num_exercises(self) -> int: ...
     def reset(self) -> None: ...
+
+def set_kernel_threads(threads: int) -> None:
+    """Threads the KernelProgram kernels use (1..=1024); cheap when unchanged."""
+
+def kernels_vectorised() -> bool:
+    """Whether the kernels run their AVX-512 code on this CPU (else portable code, same bits)."""
+
+@final
+class KernelProgram:
+    """A landmark network's fast path: kernel steps over float32 NHWC maps, recorded once and run
+    on each image in one call, GIL released. Map 0 is the (1, height, width, channels) image;
+    each step returns the map it writes. Sums follow XNNPACK's order (LiteRT's bits)."""
+
+    def __new__(cls, height: int, width: int, channels: int) -> Self: ...
+    def conv(
+        self,
+        weight: npt.NDArray[np.float32],
+        bias: npt.NDArray[np.float32],
+        input: int,
+        *,
+        stride: int = 1,
+        padding: tuple[int, int, int, int] = (0, 0, 0, 0),
+        relu6: bool = False,
+        residual: int | None = None,
+        residual_relu6: bool = False,
+    ) -> int:
+        """relu6?(conv(input)) then + residual and relu6? again; weight (out, in, k, k), padding
+        (top, bottom, left, right)."""
+    def depthwise(
+        self,
+        weight: npt.NDArray[np.float32],
+        bias: npt.NDArray[np.float32],
+        input: int,
+        *,
+        stride: int = 1,
+        padding: tuple[int, int, int, int] = (0, 0, 0, 0),
+        relu6: bool = False,
+    ) -> int:
+        """relu6?(depthwise conv(input)); weight (channels, 1, k, k)."""
+    def upsample2x(self, input: int) -> int: ...
+    def max_pool2x2(self, input: int) -> int: ...
+    def depth_to_space(self, input: int, block: int) -> int: ...
+    def add(self, a: int, b: int, *, relu6: bool = False) -> int: ...
+    def shape(self, map: int) -> tuple[int, int, int]: ...
+    def finish(self, outputs: Sequence[int]) -> None:
+        """Declares the maps `run` returns (in this order) and plans the maps' memory."""
+    @property
+    def memory(self) -> int:
+        """Float32 values the maps' memory holds (after `finish`)."""
+    def run(self, image: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
+        """Runs the steps on a (1, H, W, C) C-contiguous image; new (1, h, w, c) outputs."""

@@ -8,17 +8,13 @@ pads ``k - 1`` in total for stride 1 and, for stride 2 on the even sizes these n
 
 from __future__ import annotations
 
-import functools
 from typing import Literal
 
 import torch
-import torch.fx
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rtnet.models.landmarks.packed_conv import PackedConv
-from rtnet.models.landmarks.small_conv import SmallConv
-from rtnet.models.layers import FusedConv, onednn_available
+from rtnet.models.layers import FusedConv
 
 Activation = Literal["none", "relu6"]
 # 'same' or 'valid' as in TFLite, or an int: a symmetric PAD op followed by a 'valid' convolution.
@@ -69,61 +65,42 @@ class Conv(nn.Module):
             self.conv.padding = (before, before)
         self.pad = (before, after, before, after)  # F.pad order: left, right, top, bottom
         self.activation: Activation = activation
-        self.fused: PackedConv | FusedConv | None = None  # the fast path's convolution
-        self.small: SmallConv | None = None  # the fast path's kernel for maps of a few pixels
-        self.ones: Tensor | None = None  # fast single-output conv: sums the per-channel products
+        self.fused: FusedConv | None = None  # the channels-last fast path's convolution
 
     def prepare(self, *, fast: bool, dtype: torch.dtype) -> None:
-        """Set up the fast path's kernels, weights in ``dtype`` (or drop them: plain)."""
-        self.fused = self.small = self.ones = None
-        if not fast:
-            return
+        """Set up the channels-last fast path's kernel, weights in ``dtype`` (or drop it)."""
         conv = self.conv
-        self.small = SmallConv(conv, (0, 0, 0, 0) if self.symmetric else self.pad, dtype)
-        weight, bias, groups = conv.weight, conv.bias, conv.groups
-        channels, padding, device = conv.in_channels, conv.padding, weight.device
-        assert bias is not None and isinstance(padding, tuple)  # as built above
-        if conv.out_channels == 1 and groups == 1 and channels > 1:
-            # oneDNN has no good kernel for a single output channel (1.4 ms for the pose
-            # segmentation's 8 -> 1 3x3 at 256x256): a depthwise convolution forms the products
-            # of each input channel, a matrix-vector product sums them (0.4 ms).
-            weight = weight.view(channels, 1, *conv.kernel_size)  # follows the weight's updates
-            bias = torch.zeros(channels, dtype=dtype, device=device)
-            groups = channels
-            self.ones = torch.ones(channels, dtype=dtype, device=device)
-        kernel = PackedConv if onednn_available(device) else FusedConv
-        self.fused = kernel(
-            weight, bias, stride=conv.stride[0], padding=padding[0], groups=groups, dtype=dtype
+        padding = conv.padding
+        assert conv.bias is not None and isinstance(padding, tuple)  # as built above
+        self.fused = (
+            FusedConv(
+                conv.weight,
+                conv.bias,
+                stride=conv.stride[0],
+                padding=padding[0],
+                groups=conv.groups,
+                dtype=dtype,
+            )
+            if fast
+            else None
         )
 
     def forward(
         self, x: Tensor, residual: Tensor | None = None, *, then: Activation = "none"
     ) -> Tensor:
-        """activation(conv(x)), or with a residual (a linear conv): then(conv(x) + residual)."""
-        if self.small is not None:
-            plan = self.small.plan(tuple(x.shape))
-            if plan is not None:
-                relu6 = (self.activation if residual is None else then) == "relu6"
-                return self.small(x, plan, relu6=relu6, residual=residual)
+        """activation(conv(x)), or with a residual: then(activation(conv(x)) + residual)."""
         if not self.symmetric:
             x = F.pad(x, self.pad)
         if self.fused is None:
             y = activate(self.conv(x), self.activation)
             return y if residual is None else activate(y + residual, then)
-        if self.ones is not None:
-            return activate(self._sum_channels(self.fused(x, relu6=False)), self.activation)
         if residual is None:
             return self.fused(x, relu6=self.activation == "relu6")
-        y = self.fused(x, relu6=False, residual=residual)
+        if self.activation == "none":  # the residual add fused into the convolution
+            y = self.fused(x, relu6=False, residual=residual)
+        else:
+            y = self.fused(x, relu6=True) + residual
         return y.clamp_(0.0, 6.0) if then == "relu6" else y
-
-    def _sum_channels(self, products: Tensor) -> Tensor:
-        """(N, C, H, W) channels-last -> (N, 1, H, W): the sum over channels, plus the bias."""
-        assert self.ones is not None and self.conv.bias is not None
-        n, c, h, w = products.shape
-        rows = products.permute(0, 2, 3, 1).reshape(-1, c)  # a view when channels-last
-        summed = torch.addmv(self.conv.bias, rows, self.ones)
-        return summed.view(n, h, w, 1).permute(0, 3, 1, 2)
 
 
 def dw(
@@ -230,30 +207,10 @@ class PoolResidual(nn.Module):
         return self.pointwise(self.depthwise(x), F.max_pool2d(x, 2), then="relu6")
 
 
-def upsample2x(x: Tensor, *, fast: bool = False) -> Tensor:
+def upsample2x(x: Tensor) -> Tensor:
     """RESIZE_BILINEAR to twice the size, align_corners=False and half_pixel_centers=True (the
-    options every resize of these networks has), which is PyTorch's align_corners=False.
-
-    ``fast`` (channels-last, the fast path): maps of few channels go through a depthwise
-    transposed convolution of the edge-padded map instead; PyTorch's channels-last kernel
-    vectorises over channels and takes 0.7 ms for 8 at 128x128, this 0.25 ms.
-    """
-    channels = x.shape[1]
-    if fast and channels < 16:
-        # Output 2i is 0.25 x[i-1] + 0.75 x[i] and 2i+1 is 0.75 x[i] + 0.25 x[i+1] along each
-        # axis, with x[-1] = x[0] and x[n] = x[n-1] at the edges: the padding.
-        kernel = bilinear_kernel(channels, x.dtype, x.device)
-        padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
-        return F.conv_transpose2d(padded, kernel, stride=2, padding=3, groups=channels)
+    options every resize of these networks has), which is PyTorch's align_corners=False."""
     return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
-
-
-@functools.cache
-def bilinear_kernel(channels: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """The (channels, 1, 4, 4) weight of a 2x bilinear upsampling as a transposed convolution."""
-    taps = torch.tensor([0.25, 0.75, 0.75, 0.25])  # exact in bf16 and their products too
-    weight = (taps[:, None] * taps[None, :]).expand(channels, 1, 4, 4)
-    return weight.to(dtype=dtype, device=device).contiguous()
 
 
 def depth_to_space(x: Tensor, block: int) -> Tensor:
@@ -280,8 +237,3 @@ class UpProject(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.prelu(self.pointwise(upsample2x(x)))
-
-
-# Shape arithmetic stays opaque to torch.fx, which the converter uses to read the data flow.
-torch.fx.wrap("depth_to_space")
-torch.fx.wrap("anchors_last")

@@ -7,10 +7,12 @@ import contextlib
 import torch
 from torch import Tensor, nn
 
+from rtnet._core import set_kernel_threads
 from rtnet.errors import ConfigError
 from rtnet.models.backbones import Precision, bf16_supported
 from rtnet.models.landmarks.allocator import keep_freed_memory
 from rtnet.models.landmarks.blocks import Conv
+from rtnet.models.landmarks.lowering import LoweredNetwork, NotLowerable, lower
 
 
 class LandmarkNetwork(nn.Module):
@@ -22,13 +24,13 @@ class LandmarkNetwork(nn.Module):
     network on an NCHW tensor.
 
     ``fast`` and ``precision`` change how it computes, not what: plain is the eager NCHW reference
-    (bf16 by autocast); fast runs channels-last in inference mode, convolutions through oneDNN
-    with weights prepared once and ReLU6 or the residual add fused (PackedConv), those on maps of
-    a few pixels as matrix products (SmallConv), and keeps freed activation memory for the next
-    frame (allocator); with bf16, weights and activations in bf16. These networks do not take
-    bf16 well: on the reference video, pose landmarks move by up to ~80 px of 256 and the pose
-    flag by ~0.6 (already ~10 px with only the first convolution in bf16), hand landmarks by ~7 px
-    of 224. Use fp32 for them.
+    (bf16 by autocast). Fast in fp32 on a CPU runs the network as one Rust kernel program
+    (``lowering``): XNNPACK's order of sums, so it matches LiteRT to float32 rounding, and no
+    PyTorch call per layer; it follows later changes of the weights. Fast in bf16 (or on a GPU)
+    runs channels-last with oneDNN's fused convolutions (FusedConv), weights and activations in
+    bf16. These networks do not take bf16 well: on the reference video, pose landmarks move by up
+    to ~80 px of 256 and the pose flag by ~0.6 (already ~10 px with only the first convolution in
+    bf16), hand landmarks by ~7 px of 224. Use fp32 for them.
     """
 
     input_size: int
@@ -38,6 +40,8 @@ class LandmarkNetwork(nn.Module):
         super().__init__()
         self.fast = False
         self.precision: Precision = "fp32"
+        self._lowered: LoweredNetwork | None = None
+        self._lowered_from: tuple[int, ...] = ()  # the parameters' versions it was lowered from
 
     def compute(self, x: Tensor) -> tuple[Tensor, ...]:
         raise NotImplementedError
@@ -54,19 +58,52 @@ class LandmarkNetwork(nn.Module):
             # The weights were rounded to bf16: casting them back would not restore them.
             raise ConfigError("a network configured for fast bf16 stays so: build another one")
         self.fast, self.precision = fast, precision
+        self._lowered, self._lowered_from = None, ()
         self.to(dtype=dtype)
-        self.to(memory_format=torch.channels_last if fast else torch.contiguous_format)
-        for module in self.modules():
-            if isinstance(module, Conv):
-                module.prepare(fast=fast, dtype=dtype)
+        program = fast and precision == "fp32" and device.type == "cpu"
+        self._prepare(channels_last=fast and not program, dtype=dtype)
+        if program and not self._lowerable():  # an operation the kernel program lacks
+            self._prepare(channels_last=True, dtype=dtype)
         if fast and device.type == "cpu":
             keep_freed_memory()
         return self
+
+    def _prepare(self, *, channels_last: bool, dtype: torch.dtype) -> None:
+        self.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        for module in self.modules():
+            if isinstance(module, Conv):
+                module.prepare(fast=channels_last, dtype=dtype)
+
+    def _lowerable(self) -> bool:
+        """Whether the kernel program holds every operation between this network's maps."""
+        try:
+            self._lower()
+        except NotLowerable:
+            self._lowered, self._lowered_from = None, ()
+            return False
+        return True
+
+    def _versions(self) -> tuple[int, ...]:
+        return tuple(p._version for p in self.parameters())
+
+    def _lower(self) -> LoweredNetwork:
+        with torch.no_grad():
+            self._lowered = lower(self.compute, self, self.input_size)
+        self._lowered_from = self._versions()
+        return self._lowered
 
     def forward(self, images: Tensor) -> tuple[Tensor, ...]:
         size = self.input_size
         if images.dim() != 4 or tuple(images.shape[1:]) != (size, size, 3):
             raise ValueError(f"expected (N, {size}, {size}, 3) images, got {tuple(images.shape)}")
+        if self._lowered is not None:
+            lowered = self._lowered
+            if self._versions() != self._lowered_from:  # new weights since: lower them again
+                lowered = self._lower()
+            set_kernel_threads(torch.get_num_threads())
+            with torch.inference_mode():
+                outputs = lowered(images.detach().float())
+            return tuple(output.contiguous() for output in outputs)
         # An NHWC tensor seen as NCHW is already channels-last: the fast path takes it as it is.
         x = images.permute(0, 3, 1, 2)
         with self._context():

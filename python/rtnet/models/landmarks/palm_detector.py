@@ -9,6 +9,7 @@ score logits (N, 2016, 1).
 from __future__ import annotations
 
 import torch
+import torch.fx
 from torch import Tensor, nn
 
 from rtnet.models.landmarks.blocks import BlazeBlock, Conv, UpProject, anchors_last, pw
@@ -55,3 +56,8 @@ class PalmDetector(LandmarkNetwork):
         boxes = (anchors_last(self.regressor24(p24), 18), anchors_last(self.regressor12(p12), 18))
         scores = (anchors_last(self.classifier24(p24), 1), anchors_last(self.classifier12(p12), 1))
         return torch.cat(boxes, dim=1), torch.cat(scores, dim=1)
+
+
+# Single operations to torch.fx (wrap works per module that calls them): the kernel-program
+# lowering runs depth-to-space itself; the converter reads the data flow around them.
+torch.fx.wrap("anchors_last")

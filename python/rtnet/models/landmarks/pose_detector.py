@@ -8,6 +8,7 @@ Outputs: boxes (N, 2254, 12) in input pixels relative to the anchors, and score 
 from __future__ import annotations
 
 import torch
+import torch.fx
 from torch import Tensor, nn
 
 from rtnet.models.landmarks.blocks import (
@@ -91,3 +92,9 @@ class PoseDetector(LandmarkNetwork):
         boxes = torch.cat((boxes28, boxes14, boxes7), dim=1)
         scores = torch.cat((scores28, scores14, scores7), dim=1)
         return boxes, scores
+
+
+# Single operations to torch.fx (wrap works per module that calls them): the kernel-program
+# lowering runs depth-to-space itself; the converter reads the data flow around them.
+torch.fx.wrap("depth_to_space")
+torch.fx.wrap("anchors_last")

@@ -99,12 +99,11 @@ class PoseLandmarks(LandmarkNetwork):
         c32 = self.stage32(c64)
         c16 = self.stage16(c32)
         c8 = self.stage8(c16)
-        fast = self.fast
-        d16 = upsample2x(self.top8(c8), fast=fast) + self.skip16(c16)
-        d32 = upsample2x(d16, fast=fast) + self.skip32(c32)
-        d64 = upsample2x(d32, fast=fast) + self.skip64(c64)
-        d128 = self.refine128(upsample2x(self.segmentation_in(d64), fast=fast) + self.skip128(c128))
-        segmentation = self.segmentation(self.refine256(upsample2x(d128, fast=fast)))
+        d16 = upsample2x(self.top8(c8)) + self.skip16(c16)
+        d32 = upsample2x(d16) + self.skip32(c32)
+        d64 = upsample2x(d32) + self.skip64(c64)
+        d128 = self.refine128(upsample2x(self.segmentation_in(d64)) + self.skip128(c128))
+        segmentation = self.segmentation(self.refine256(upsample2x(d128)))
         features = self.regression(c8)
         return (
             self.landmarks(features).flatten(1),

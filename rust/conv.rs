@@ -1,0 +1,877 @@
+//! Convolution of NHWC float32 maps as a matrix product with weights packed once: the fast path
+//! of MediaPipe's landmark networks (PyTorch's oneDNN calls cost 1.7x LiteRT on their many small
+//! convolutions).
+//!
+//! Every output is `bias`, then one fused multiply-add per input value in (tap row, tap column,
+//! input channel) order, then the epilogue: the order of XNNPACK's GEMM and IGEMM kernels, which
+//! LiteRT runs, so the two agree to the bit. Taps in the padding read zeros, as XNNPACK's. Each
+//! output pixel reads its taps' input pixels where they lie (an indirection list, as XNNPACK's
+//! IGEMM): nothing is copied.
+
+use rayon::prelude::*;
+
+use crate::error::ArgumentError;
+
+/// Output channels per packed weight panel: two AVX-512 registers.
+pub const PANEL: usize = 32;
+/// Packed weights one convolution may hold (64 MiB of float32): no argument makes it allocate
+/// without limit.
+pub const MAX_PACKED: usize = 1 << 24;
+/// Output pixels per register tile.
+const ROWS: usize = 8;
+/// Below this many multiply-adds a call runs on the calling thread: a rayon dispatch costs more.
+const INLINE_MACS: usize = 200_000;
+
+/// Zero rows or columns around the input, TensorFlow style ('same' may be asymmetric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Padding {
+    pub top: usize,
+    pub bottom: usize,
+    pub left: usize,
+    pub right: usize,
+}
+
+/// What follows the sum: `relu6` clamps it to [0, 6]; then `residual` (same shape as the output)
+/// is added and `residual_relu6` clamps again. `relu6(conv) + skip` and `relu6(conv + skip)` are
+/// both in the networks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Epilogue<'a> {
+    pub relu6: bool,
+    pub residual: Option<&'a [f32]>,
+    pub residual_relu6: bool,
+}
+
+/// A convolution (groups = 1) with its weights packed for the matrix product.
+#[derive(Debug, Clone)]
+pub struct Conv {
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    stride: usize,
+    padding: Padding,
+    /// [panel][tap * in_channels + channel][PANEL], zero beyond the last output channel.
+    packed: Vec<f32>,
+    /// Per output channel, zero padded to whole panels.
+    bias: Vec<f32>,
+    /// What a tap in the padding reads.
+    zeros: Vec<f32>,
+}
+
+impl Conv {
+    /// `weight` in PyTorch's layout (out, in, kernel, kernel), `bias` (out).
+    pub fn new(
+        weight: &[f32],
+        bias: &[f32],
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: Padding,
+    ) -> Result<Self, ArgumentError> {
+        if in_channels == 0 || out_channels == 0 || kernel == 0 || stride == 0 {
+            return Err(ArgumentError::new(
+                "channels, kernel and stride must be at least 1",
+            ));
+        }
+        let taps = kernel * kernel;
+        let depth = taps
+            .checked_mul(in_channels)
+            .filter(|d| d.checked_mul(out_channels).is_some())
+            .ok_or_else(|| ArgumentError::new("convolution too large"))?;
+        if weight.len() != depth * out_channels {
+            return Err(ArgumentError::new(format!(
+                "weight must hold {out_channels}x{in_channels}x{kernel}x{kernel} values, got {}",
+                weight.len()
+            )));
+        }
+        if bias.len() != out_channels {
+            return Err(ArgumentError::new(format!(
+                "bias must hold {out_channels} values, got {}",
+                bias.len()
+            )));
+        }
+        let panels = out_channels.div_ceil(PANEL);
+        if panels * depth * PANEL > MAX_PACKED {
+            return Err(ArgumentError::new(format!(
+                "a {out_channels}x{in_channels}x{kernel}x{kernel} convolution packs to more than \
+                 {MAX_PACKED} weights"
+            )));
+        }
+        let mut packed = vec![0.0; panels * depth * PANEL];
+        for out in 0..out_channels {
+            let (panel, lane) = (out / PANEL, out % PANEL);
+            for channel in 0..in_channels {
+                for tap in 0..taps {
+                    let k = tap * in_channels + channel;
+                    packed[(panel * depth + k) * PANEL + lane] =
+                        weight[(out * in_channels + channel) * taps + tap];
+                }
+            }
+        }
+        let mut padded_bias = vec![0.0; panels * PANEL];
+        padded_bias[..out_channels].copy_from_slice(bias);
+        Ok(Self {
+            in_channels,
+            out_channels,
+            kernel,
+            stride,
+            padding,
+            packed,
+            bias: padded_bias,
+            zeros: vec![0.0; in_channels],
+        })
+    }
+
+    pub fn in_channels(&self) -> usize {
+        self.in_channels
+    }
+
+    pub fn out_channels(&self) -> usize {
+        self.out_channels
+    }
+
+    /// Output (height, width) for an input of `height` x `width`.
+    pub fn output_size(
+        &self,
+        height: usize,
+        width: usize,
+    ) -> Result<(usize, usize), ArgumentError> {
+        output_size(self.kernel, self.stride, self.padding, height, width)
+    }
+
+    /// Convolves `input` (height, width, in_channels) into `output` (out_h, out_w, out_channels).
+    pub fn run(
+        &self,
+        input: &[f32],
+        height: usize,
+        width: usize,
+        output: &mut [f32],
+        epilogue: Epilogue<'_>,
+    ) -> Result<(), ArgumentError> {
+        self.run_with(input, height, width, output, epilogue, Kernel::best())
+    }
+
+    fn run_with(
+        &self,
+        input: &[f32],
+        height: usize,
+        width: usize,
+        output: &mut [f32],
+        epilogue: Epilogue<'_>,
+        kernel: Kernel,
+    ) -> Result<(), ArgumentError> {
+        let (out_h, out_w) = self.output_size(height, width)?;
+        let expected_in = height * width * self.in_channels;
+        if input.len() != expected_in {
+            return Err(ArgumentError::new(format!(
+                "input must hold {height}x{width}x{} values, got {}",
+                self.in_channels,
+                input.len()
+            )));
+        }
+        let pixels = out_h * out_w;
+        let expected_out = pixels * self.out_channels;
+        if output.len() != expected_out {
+            return Err(ArgumentError::new(format!(
+                "output must hold {out_h}x{out_w}x{} values, got {}",
+                self.out_channels,
+                output.len()
+            )));
+        }
+        if let Some(residual) = epilogue.residual {
+            if residual.len() != expected_out {
+                return Err(ArgumentError::new(format!(
+                    "residual must hold {out_h}x{out_w}x{} values, got {}",
+                    self.out_channels,
+                    residual.len()
+                )));
+            }
+        }
+        let geometry = Geometry {
+            height,
+            width,
+            out_h,
+            out_w,
+        };
+        let depth = self.kernel * self.kernel * self.in_channels;
+        let blocks = pixels.div_ceil(ROWS);
+        let panels = self.out_channels.div_ceil(PANEL);
+        let tiles = blocks * panels;
+        let work = |first: usize, end: usize, output: &mut [f32], offset: usize| {
+            let out = Output {
+                base: output.as_mut_ptr(),
+                offset,
+                len: output.len(),
+            };
+            // SAFETY: `output` is exclusively borrowed for the call and holds tiles first..end.
+            unsafe { self.tiles(first, end, input, geometry, out, epilogue, kernel) };
+        };
+        if self.out_channels == 1 && self.stride == 1 {
+            self.single_output(input, geometry, output, epilogue, kernel);
+            return Ok(());
+        }
+        let threads = rayon::current_num_threads();
+        if pixels * depth * self.out_channels < INLINE_MACS || threads == 1 || tiles == 1 {
+            work(0, tiles, output, 0);
+            return Ok(());
+        }
+        // Chunks of whole pixel blocks when there are enough of them (each thread writes its own
+        // rows), else of panels within the one block row.
+        let row_len = ROWS * self.out_channels;
+        if blocks >= threads * 2 {
+            let blocks_per_chunk = blocks.div_ceil(threads * 4).max(1);
+            output
+                .par_chunks_mut(blocks_per_chunk * row_len)
+                .enumerate()
+                .for_each(|(chunk, rows)| {
+                    let first = chunk * blocks_per_chunk * panels;
+                    let end = (first + blocks_per_chunk * panels).min(tiles);
+                    work(first, end, rows, chunk * blocks_per_chunk * row_len);
+                });
+        } else {
+            // Few pixels, many channels: split the panels; each task writes disjoint columns.
+            let out = Output {
+                base: output.as_mut_ptr(),
+                offset: 0,
+                len: output.len(),
+            };
+            (0..tiles).into_par_iter().for_each(|tile| {
+                // SAFETY: `output` is exclusively borrowed for the call; tiles write disjoint
+                // (pixel block, panel) elements of it.
+                unsafe { self.tiles(tile, tile + 1, input, geometry, out, epilogue, kernel) };
+            });
+        }
+        Ok(())
+    }
+
+    /// Tiles `first..end` (pixel block major, panel minor) into `out`.
+    ///
+    /// # Safety
+    /// `out` must be valid for writes of every element of those tiles, and no other thread may
+    /// access those elements during the call.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tiles(
+        &self,
+        first: usize,
+        end: usize,
+        input: &[f32],
+        geometry: Geometry,
+        out: Output,
+        epilogue: Epilogue<'_>,
+        kernel: Kernel,
+    ) {
+        let depth = self.kernel * self.kernel * self.in_channels;
+        let panels = self.out_channels.div_ceil(PANEL);
+        let pixels = geometry.out_h * geometry.out_w;
+        let mut taps: Vec<&[f32]> = Vec::with_capacity(ROWS * self.kernel * self.kernel);
+        let mut tapped_block = usize::MAX;
+        for tile in first..end {
+            let (block, panel) = (tile / panels, tile % panels);
+            let first_pixel = block * ROWS;
+            let rows = ROWS.min(pixels - first_pixel);
+            if tapped_block != block {
+                self.taps(input, geometry, first_pixel, rows, &mut taps);
+                tapped_block = block;
+            }
+            let columns = PANEL.min(self.out_channels - panel * PANEL);
+            let start = first_pixel * self.out_channels + panel * PANEL;
+            let span = (rows - 1) * self.out_channels + columns;
+            let tile = Tile {
+                taps: &taps,
+                tap_count: self.kernel * self.kernel,
+                channels: self.in_channels,
+                weights: &self.packed[panel * depth * PANEL..(panel + 1) * depth * PANEL],
+                bias: &self.bias[panel * PANEL..(panel + 1) * PANEL],
+                rows,
+                columns,
+                stride: self.out_channels,
+            };
+            let residual = epilogue.residual.map(|r| &r[start..start + span]);
+            assert!(start >= out.offset && start + span - out.offset <= out.len);
+            kernel.run(&tile, out.base.add(start - out.offset), epilogue, residual);
+        }
+    }
+
+    /// Per output pixel `first..first + rows`, per tap in (row, column) order, the input pixel's
+    /// channels it multiplies, or zeros in the padding (XNNPACK's indirection buffer).
+    fn taps<'a>(
+        &'a self,
+        input: &'a [f32],
+        geometry: Geometry,
+        first: usize,
+        rows: usize,
+        taps: &mut Vec<&'a [f32]>,
+    ) {
+        let (k, c) = (self.kernel, self.in_channels);
+        taps.clear();
+        for pixel in first..first + rows {
+            let (oy, ox) = (pixel / geometry.out_w, pixel % geometry.out_w);
+            for ky in 0..k {
+                let y = (oy * self.stride + ky)
+                    .checked_sub(self.padding.top)
+                    .filter(|&y| y < geometry.height);
+                for kx in 0..k {
+                    let x = (ox * self.stride + kx)
+                        .checked_sub(self.padding.left)
+                        .filter(|&x| x < geometry.width);
+                    taps.push(match (y, x) {
+                        (Some(y), Some(x)) => {
+                            let source = (y * geometry.width + x) * c;
+                            &input[source..source + c]
+                        }
+                        _ => &self.zeros,
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Conv {
+    /// One output channel at stride 1 (the pose segmentation's last layer): vectors run along
+    /// output pixels instead of channels, where 31 of 32 lanes would idle. Each band of output
+    /// rows first lays its input rows out as channel planes with zero borders; the sums keep
+    /// their order.
+    fn single_output(
+        &self,
+        input: &[f32],
+        geometry: Geometry,
+        output: &mut [f32],
+        epilogue: Epilogue<'_>,
+        kernel: Kernel,
+    ) {
+        let (k, c, pad) = (self.kernel, self.in_channels, self.padding);
+        let (out_w, plane_w) = (geometry.out_w, pad.left + geometry.width + pad.right);
+        let band = |planes: &mut Vec<f32>, (first, out): (usize, &mut [f32])| {
+            let out_rows = out.len() / out_w;
+            let plane_h = out_rows + k - 1; // padded input rows first..first + plane_h
+            planes.clear();
+            planes.resize(c * plane_h * plane_w, 0.0);
+            for r in 0..plane_h {
+                let Some(y) = (first + r)
+                    .checked_sub(pad.top)
+                    .filter(|&y| y < geometry.height)
+                else {
+                    continue; // a padding row stays zero
+                };
+                let pixels = &input[y * geometry.width * c..(y + 1) * geometry.width * c];
+                for (x, pixel) in pixels.chunks_exact(c).enumerate() {
+                    for (channel, &value) in pixel.iter().enumerate() {
+                        planes[(channel * plane_h + r) * plane_w + pad.left + x] = value;
+                    }
+                }
+            }
+            for (row, out_row) in out.chunks_exact_mut(out_w).enumerate() {
+                out_row.fill(self.bias[0]);
+                let rows = Rows {
+                    planes,
+                    plane_h,
+                    plane_w,
+                    first: row,
+                };
+                match kernel {
+                    Kernel::Portable => accumulate_rows(&rows, &self.packed, k, c, out_row),
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: chosen only when the CPU has AVX-512F.
+                    Kernel::Avx512 => unsafe {
+                        accumulate_rows_avx512(&rows, &self.packed, k, c, out_row)
+                    },
+                }
+                let oy = first + row;
+                let residual = epilogue.residual.map(|r| &r[oy * out_w..][..out_w]);
+                for (x, value) in out_row.iter_mut().enumerate() {
+                    *value = finish(*value, &epilogue, residual.map(|r| r[x]));
+                }
+            }
+        };
+        let macs = output.len() * k * k * c;
+        let threads = rayon::current_num_threads();
+        if macs < INLINE_MACS || threads == 1 {
+            band(&mut Vec::new(), (0, output));
+        } else {
+            let rows_per_band = geometry.out_h.div_ceil(threads * 4).max(1);
+            output
+                .par_chunks_mut(rows_per_band * out_w)
+                .enumerate()
+                .for_each_init(Vec::new, |planes, (i, out)| {
+                    band(planes, (i * rows_per_band, out))
+                });
+        }
+    }
+}
+
+/// A band's input rows as channel planes: `planes[(channel * plane_h + r) * plane_w + x]`;
+/// the output row being summed starts at plane row `first`.
+struct Rows<'a> {
+    planes: &'a [f32],
+    plane_h: usize,
+    plane_w: usize,
+    first: usize,
+}
+
+/// `out[x] += plane[x + kx] * w` over the kernel: taps by row then column, channels inside, the
+/// packed order (one weight per PANEL).
+#[inline(always)]
+fn accumulate_rows(rows: &Rows<'_>, weights: &[f32], k: usize, channels: usize, out: &mut [f32]) {
+    for ky in 0..k {
+        for kx in 0..k {
+            for channel in 0..channels {
+                let w = weights[((ky * k + kx) * channels + channel) * PANEL];
+                let start = (channel * rows.plane_h + rows.first + ky) * rows.plane_w + kx;
+                let plane = &rows.planes[start..start + out.len()];
+                for (acc, &x) in out.iter_mut().zip(plane) {
+                    *acc = x.mul_add(w, *acc);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn accumulate_rows_avx512(
+    rows: &Rows<'_>,
+    weights: &[f32],
+    k: usize,
+    channels: usize,
+    out: &mut [f32],
+) {
+    accumulate_rows(rows, weights, k, channels, out)
+}
+
+/// Output size of a convolution along both axes, or why there is none.
+pub fn output_size(
+    kernel: usize,
+    stride: usize,
+    padding: Padding,
+    height: usize,
+    width: usize,
+) -> Result<(usize, usize), ArgumentError> {
+    let padded_h = height + padding.top + padding.bottom;
+    let padded_w = width + padding.left + padding.right;
+    if height == 0 || width == 0 || padded_h < kernel || padded_w < kernel {
+        return Err(ArgumentError::new(format!(
+            "a {height}x{width} input is smaller than the {kernel}x{kernel} kernel"
+        )));
+    }
+    Ok((
+        (padded_h - kernel) / stride + 1,
+        (padded_w - kernel) / stride + 1,
+    ))
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    height: usize,
+    width: usize,
+    out_h: usize,
+    out_w: usize,
+}
+
+/// Where tiles are written: element `offset` of the whole output is at `base`, `len` after it.
+#[derive(Clone, Copy)]
+struct Output {
+    base: *mut f32,
+    offset: usize,
+    len: usize,
+}
+// SAFETY: tasks write disjoint elements through it (see `Conv::tiles`).
+unsafe impl Send for Output {}
+unsafe impl Sync for Output {}
+
+/// One register tile: `rows` output pixels times one weight panel. Each pixel reads `tap_count`
+/// runs of `channels` input values (`taps`, pixel major), in the packed weights' order.
+struct Tile<'a> {
+    taps: &'a [&'a [f32]],
+    tap_count: usize,
+    channels: usize,
+    weights: &'a [f32],
+    bias: &'a [f32],
+    rows: usize,
+    columns: usize,
+    /// Output (and residual) elements from one pixel to the next.
+    stride: usize,
+}
+
+/// The multiply-add kernel: AVX-512 where the CPU has it, else portable code with the same
+/// order of operations (bit-identical results, slower).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kernel {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Kernel {
+    pub(crate) fn best() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if avx512_available() {
+            return Kernel::Avx512;
+        }
+        Kernel::Portable
+    }
+
+    /// # Safety
+    /// `out` must be valid for writes of the tile's `(rows - 1) * stride + columns` elements.
+    unsafe fn run(
+        self,
+        tile: &Tile<'_>,
+        out: *mut f32,
+        epilogue: Epilogue<'_>,
+        residual: Option<&[f32]>,
+    ) {
+        match self {
+            Kernel::Portable => portable_tile(tile, out, epilogue, residual),
+            #[cfg(target_arch = "x86_64")]
+            // Chosen only when the CPU has AVX-512F.
+            Kernel::Avx512 => avx512::tile(tile, out, epilogue, residual),
+        }
+    }
+}
+
+/// Whether this CPU runs the AVX-512 kernels.
+#[cfg(target_arch = "x86_64")]
+pub fn avx512_available() -> bool {
+    std::is_x86_feature_detected!("avx512f")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub fn avx512_available() -> bool {
+    false
+}
+
+/// ReLU6 as x86's `max`/`min` instructions compute it (the second operand wins on NaN or equal
+/// zeros), so the portable and vector paths agree to the bit.
+#[inline(always)]
+pub fn relu6(value: f32) -> f32 {
+    let positive = if value > 0.0 { value } else { 0.0 };
+    if positive < 6.0 {
+        positive
+    } else {
+        6.0
+    }
+}
+
+#[inline]
+fn finish(value: f32, epilogue: &Epilogue<'_>, residual: Option<f32>) -> f32 {
+    let mut v = value;
+    if epilogue.relu6 {
+        v = relu6(v);
+    }
+    if let Some(r) = residual {
+        v += r;
+        if epilogue.residual_relu6 {
+            v = relu6(v);
+        }
+    }
+    v
+}
+
+/// # Safety
+/// As `Kernel::run`.
+unsafe fn portable_tile(
+    tile: &Tile<'_>,
+    out: *mut f32,
+    epilogue: Epilogue<'_>,
+    residual: Option<&[f32]>,
+) {
+    for row in 0..tile.rows {
+        let mut acc = [0.0f32; PANEL];
+        acc.copy_from_slice(&tile.bias[..PANEL]);
+        let taps = &tile.taps[row * tile.tap_count..(row + 1) * tile.tap_count];
+        for (tap, values) in taps.iter().enumerate() {
+            for (channel, &x) in values.iter().enumerate() {
+                let k = tap * tile.channels + channel;
+                let w = &tile.weights[k * PANEL..(k + 1) * PANEL];
+                for (acc, &w) in acc.iter_mut().zip(w) {
+                    *acc = x.mul_add(w, *acc);
+                }
+            }
+        }
+        for (column, &value) in acc.iter().enumerate().take(tile.columns) {
+            let at = row * tile.stride + column;
+            *out.add(at) = finish(value, &epilogue, residual.map(|r| r[at]));
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{Epilogue, Tile, PANEL, ROWS};
+
+    /// # Safety
+    /// The CPU must have AVX-512F; `tile.taps` holds `rows * tap_count` runs of `channels`
+    /// values, `tile.weights`
+    /// `depth * PANEL`, `tile.bias` PANEL; `out` is writable and `residual` holds
+    /// `(rows - 1) * stride + columns` elements.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn tile(
+        tile: &Tile<'_>,
+        out: *mut f32,
+        epilogue: Epilogue<'_>,
+        residual: Option<&[f32]>,
+    ) {
+        match tile.rows {
+            8 => rows::<8>(tile, out, epilogue, residual),
+            7 => rows::<7>(tile, out, epilogue, residual),
+            6 => rows::<6>(tile, out, epilogue, residual),
+            5 => rows::<5>(tile, out, epilogue, residual),
+            4 => rows::<4>(tile, out, epilogue, residual),
+            3 => rows::<3>(tile, out, epilogue, residual),
+            2 => rows::<2>(tile, out, epilogue, residual),
+            _ => rows::<1>(tile, out, epilogue, residual),
+        }
+    }
+
+    const _: () = assert!(ROWS == 8 && PANEL == 32);
+
+    fn mask(columns: usize) -> u16 {
+        if columns >= 16 {
+            0xffff
+        } else {
+            ((1u32 << columns) - 1) as u16
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn rows<const R: usize>(
+        tile: &Tile<'_>,
+        o: *mut f32,
+        epilogue: Epilogue<'_>,
+        residual: Option<&[f32]>,
+    ) {
+        let w = tile.weights.as_ptr();
+        let (taps, channels) = (tile.tap_count, tile.channels);
+        let both = tile.columns > 16;
+        let (mask0, mask1) = (mask(tile.columns), mask(tile.columns.saturating_sub(16)));
+        let mut acc0 = [_mm512_loadu_ps(tile.bias.as_ptr()); R];
+        let mut acc1 = [_mm512_loadu_ps(tile.bias.as_ptr().add(16)); R];
+        for tap in 0..taps {
+            let a: [*const f32; R] = std::array::from_fn(|r| tile.taps[r * taps + tap].as_ptr());
+            let w = w.add(tap * channels * PANEL);
+            if both {
+                for k in 0..channels {
+                    let w0 = _mm512_loadu_ps(w.add(k * PANEL));
+                    let w1 = _mm512_loadu_ps(w.add(k * PANEL + 16));
+                    for r in 0..R {
+                        let x = _mm512_set1_ps(*a[r].add(k));
+                        acc0[r] = _mm512_fmadd_ps(x, w0, acc0[r]);
+                        acc1[r] = _mm512_fmadd_ps(x, w1, acc1[r]);
+                    }
+                }
+            } else {
+                for k in 0..channels {
+                    let w0 = _mm512_loadu_ps(w.add(k * PANEL));
+                    for r in 0..R {
+                        let x = _mm512_set1_ps(*a[r].add(k));
+                        acc0[r] = _mm512_fmadd_ps(x, w0, acc0[r]);
+                    }
+                }
+            }
+        }
+        let zero = _mm512_setzero_ps();
+        let six = _mm512_set1_ps(6.0);
+        for r in 0..R {
+            let mut v0 = acc0[r];
+            let mut v1 = acc1[r];
+            if epilogue.relu6 {
+                v0 = _mm512_min_ps(_mm512_max_ps(v0, zero), six);
+                v1 = _mm512_min_ps(_mm512_max_ps(v1, zero), six);
+            }
+            let at = r * tile.stride;
+            if let Some(res) = residual {
+                let p = res.as_ptr().add(at);
+                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(mask0, p));
+                if both {
+                    v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(mask1, p.add(16)));
+                }
+                if epilogue.residual_relu6 {
+                    v0 = _mm512_min_ps(_mm512_max_ps(v0, zero), six);
+                    v1 = _mm512_min_ps(_mm512_max_ps(v1, zero), six);
+                }
+            }
+            _mm512_mask_storeu_ps(o.add(at), mask0, v0);
+            if both {
+                _mm512_mask_storeu_ps(o.add(at + 16), mask1, v1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// PyTorch-layout conv with XNNPACK's order, one output at a time.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        input: &[f32],
+        h: usize,
+        w: usize,
+        weight: &[f32],
+        bias: &[f32],
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: Padding,
+        epilogue: Epilogue<'_>,
+    ) -> Vec<f32> {
+        let (oh, ow) = output_size(k, stride, pad, h, w).unwrap();
+        let mut out = vec![0.0; oh * ow * cout];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for o in 0..cout {
+                    let mut acc = bias[o];
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let y = (oy * stride + ky) as isize - pad.top as isize;
+                            let x = (ox * stride + kx) as isize - pad.left as isize;
+                            if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
+                                continue;
+                            }
+                            for c in 0..cin {
+                                let v = input[(y as usize * w + x as usize) * cin + c];
+                                acc = v.mul_add(weight[((o * cin + c) * k + ky) * k + kx], acc);
+                            }
+                        }
+                    }
+                    let at = (oy * ow + ox) * cout + o;
+                    out[at] = finish(acc, &epilogue, epilogue.residual.map(|r| r[at]));
+                }
+            }
+        }
+        out
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state % 20001) as f32 / 10000.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn kernels() -> Vec<Kernel> {
+        let mut kernels = vec![Kernel::Portable];
+        if Kernel::best() != Kernel::Portable {
+            kernels.push(Kernel::best());
+        }
+        kernels
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check(h: usize, w: usize, cin: usize, cout: usize, k: usize, stride: usize, pad: Padding) {
+        let input = values(h * w * cin, 1);
+        let weight = values(cout * cin * k * k, 2);
+        let bias = values(cout, 3);
+        let conv = Conv::new(&weight, &bias, cin, cout, k, stride, pad).unwrap();
+        let (oh, ow) = conv.output_size(h, w).unwrap();
+        let residual: Vec<f32> = values(oh * ow * cout, 4).iter().map(|v| v * 4.0).collect();
+        let epilogues = [
+            Epilogue::default(),
+            Epilogue {
+                relu6: true,
+                ..Default::default()
+            },
+            Epilogue {
+                residual: Some(&residual),
+                residual_relu6: true,
+                ..Default::default()
+            },
+            Epilogue {
+                relu6: true,
+                residual: Some(&residual),
+                residual_relu6: false,
+            },
+        ];
+        for epilogue in epilogues {
+            let expected = reference(
+                &input, h, w, &weight, &bias, cin, cout, k, stride, pad, epilogue,
+            );
+            for kernel in kernels() {
+                for threads in [1, 2] {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
+                    let mut out = vec![f32::NAN; oh * ow * cout];
+                    pool.install(|| conv.run_with(&input, h, w, &mut out, epilogue, kernel))
+                        .unwrap();
+                    let same = out
+                        .iter()
+                        .zip(&expected)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(
+                        same,
+                        "{kernel:?} {threads} threads {h}x{w}x{cin}->{cout} k{k} s{stride}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pointwise_matches_the_reference_bit_for_bit() {
+        for (h, w, cin, cout) in [
+            (5, 7, 3, 1),
+            (16, 16, 24, 144),
+            (3, 3, 64, 33),
+            (40, 40, 8, 8),
+            (1, 1, 300, 17),
+        ] {
+            check(h, w, cin, cout, 1, 1, Padding::default());
+        }
+    }
+
+    #[test]
+    fn larger_kernels_with_padding_match_the_reference() {
+        let same_s2 = Padding {
+            top: 0,
+            bottom: 1,
+            left: 0,
+            right: 1,
+        };
+        let one = Padding {
+            top: 1,
+            bottom: 1,
+            left: 1,
+            right: 1,
+        };
+        check(16, 16, 3, 24, 3, 2, one);
+        check(9, 12, 5, 40, 3, 2, same_s2);
+        check(2, 2, 40, 50, 2, 1, Padding::default());
+        check(10, 10, 8, 1, 3, 1, one);
+        check(64, 64, 8, 1, 3, 1, one); // one output channel, rows in parallel
+        check(64, 64, 3, 16, 3, 2, one); // enough pixel blocks for the row-split path
+    }
+
+    #[test]
+    fn wrong_sizes_are_errors() {
+        let conv = Conv::new(&[1.0; 8], &[0.0; 2], 4, 2, 1, 1, Padding::default()).unwrap();
+        let mut out = vec![0.0; 2];
+        assert!(conv
+            .run(&[0.0; 3], 1, 1, &mut out, Epilogue::default())
+            .is_err());
+        assert!(conv
+            .run(&[0.0; 4], 1, 1, &mut [0.0; 3], Epilogue::default())
+            .is_err());
+        let residual = [0.0; 1];
+        let epilogue = Epilogue {
+            residual: Some(&residual),
+            ..Default::default()
+        };
+        assert!(conv.run(&[0.0; 4], 1, 1, &mut out, epilogue).is_err());
+        assert!(Conv::new(&[1.0; 7], &[0.0; 2], 4, 2, 1, 1, Padding::default()).is_err());
+        assert!(Conv::new(&[1.0; 8], &[0.0; 3], 4, 2, 1, 1, Padding::default()).is_err());
+        let big = Conv::new(&[1.0; 18], &[0.0; 2], 1, 2, 3, 1, Padding::default()).unwrap();
+        assert!(big.output_size(2, 5).is_err());
+        assert!(Conv::new(&[], &[], 0, 2, 1, 1, Padding::default()).is_err());
+    }
+}

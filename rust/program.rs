@@ -1,0 +1,458 @@
+//! A landmark network's fast path as one list of kernel steps over NHWC float32 maps, run in a
+//! single call: PyTorch's per-operation overhead (about 30 us a convolution from Python, a
+//! hundred convolutions a frame) would cost more than the kernels save.
+//!
+//! The steps are recorded once, in the network's order, from its PyTorch module (see
+//! `rtnet.models.landmarks.lowering`); maps whose last reader has run lend their memory to later
+//! ones, so a frame touches a few megabytes, not the sum of every layer's output.
+
+use crate::conv::{Conv, Epilogue};
+use crate::depthwise::Depthwise;
+use crate::error::ArgumentError;
+use crate::resample;
+
+/// A map's (height, width, channels).
+pub type Shape = (usize, usize, usize);
+
+/// Values one map may hold (256 MiB of float32): no argument makes the program allocate
+/// without limit.
+pub const MAX_MAP_VALUES: usize = 1 << 26;
+/// Steps one program may hold (the pose landmark network has 111).
+pub const MAX_STEPS: usize = 4096;
+
+fn checked_shape(shape: Shape) -> Result<Shape, ArgumentError> {
+    let (h, w, c) = shape;
+    match h.checked_mul(w).and_then(|n| n.checked_mul(c)) {
+        Some(n) if n <= MAX_MAP_VALUES => Ok(shape),
+        _ => Err(ArgumentError::new(format!(
+            "a {h}x{w}x{c} map is larger than {MAX_MAP_VALUES} values"
+        ))),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Conv {
+        conv: Conv,
+        input: usize,
+        relu6: bool,
+        residual: Option<usize>,
+        residual_relu6: bool,
+    },
+    Depthwise {
+        depthwise: Depthwise,
+        input: usize,
+        relu6: bool,
+    },
+    Upsample {
+        input: usize,
+    },
+    MaxPool {
+        input: usize,
+    },
+    Add {
+        a: usize,
+        b: usize,
+        relu6: bool,
+    },
+    DepthToSpace {
+        input: usize,
+        block: usize,
+    },
+}
+
+impl Step {
+    fn inputs(&self) -> Vec<usize> {
+        match self {
+            Step::Conv {
+                input, residual, ..
+            } => std::iter::once(*input).chain(*residual).collect(),
+            Step::Depthwise { input, .. }
+            | Step::Upsample { input }
+            | Step::MaxPool { input }
+            | Step::DepthToSpace { input, .. } => vec![*input],
+            Step::Add { a, b, .. } => vec![*a, *b],
+        }
+    }
+}
+
+/// The steps and the memory of their maps. Map 0 is the input image; step `i` writes map `i + 1`.
+#[derive(Debug, Clone)]
+pub struct Program {
+    shapes: Vec<Shape>,
+    steps: Vec<Step>,
+    outputs: Vec<usize>,
+    /// Per map, the buffer holding it (set by `finish`).
+    buffer_of: Vec<usize>,
+    buffers: Vec<Vec<f32>>,
+}
+
+impl Program {
+    /// A program whose input is a `height` x `width` x `channels` image.
+    pub fn new(height: usize, width: usize, channels: usize) -> Result<Self, ArgumentError> {
+        if height == 0 || width == 0 || channels == 0 {
+            return Err(ArgumentError::new("the input map must not be empty"));
+        }
+        Ok(Self {
+            shapes: vec![checked_shape((height, width, channels))?],
+            steps: Vec::new(),
+            outputs: Vec::new(),
+            buffer_of: Vec::new(),
+            buffers: Vec::new(),
+        })
+    }
+
+    pub fn shape(&self, map: usize) -> Result<Shape, ArgumentError> {
+        self.shapes
+            .get(map)
+            .copied()
+            .ok_or_else(|| ArgumentError::new(format!("no map {map}")))
+    }
+
+    fn push(&mut self, step: Step, shape: Shape) -> Result<usize, ArgumentError> {
+        checked_shape(shape)?;
+        if self.steps.len() >= MAX_STEPS {
+            return Err(ArgumentError::new(format!(
+                "a program has at most {MAX_STEPS} steps"
+            )));
+        }
+        self.steps.push(step);
+        self.shapes.push(shape);
+        self.buffer_of.clear(); // a changed program is planned again
+        Ok(self.shapes.len() - 1)
+    }
+
+    /// relu6?(conv(input)), then + residual and relu6? again.
+    pub fn conv(
+        &mut self,
+        conv: Conv,
+        input: usize,
+        relu6: bool,
+        residual: Option<usize>,
+        residual_relu6: bool,
+    ) -> Result<usize, ArgumentError> {
+        let (h, w, c) = self.shape(input)?;
+        if c != conv.in_channels() {
+            return Err(ArgumentError::new(format!(
+                "the convolution takes {} channels, map {input} has {c}",
+                conv.in_channels()
+            )));
+        }
+        let (oh, ow) = conv.output_size(h, w)?;
+        let shape = (oh, ow, conv.out_channels());
+        if let Some(r) = residual {
+            if self.shape(r)? != shape {
+                return Err(ArgumentError::new(format!(
+                    "residual map {r} is {:?}, the convolution gives {shape:?}",
+                    self.shape(r)?
+                )));
+            }
+        }
+        let step = Step::Conv {
+            conv,
+            input,
+            relu6,
+            residual,
+            residual_relu6,
+        };
+        self.push(step, shape)
+    }
+
+    pub fn depthwise(
+        &mut self,
+        depthwise: Depthwise,
+        input: usize,
+        relu6: bool,
+    ) -> Result<usize, ArgumentError> {
+        let (h, w, c) = self.shape(input)?;
+        if c != depthwise.channels() {
+            return Err(ArgumentError::new(format!(
+                "the depthwise convolution takes {} channels, map {input} has {c}",
+                depthwise.channels()
+            )));
+        }
+        let (oh, ow) = depthwise.output_size(h, w)?;
+        self.push(
+            Step::Depthwise {
+                depthwise,
+                input,
+                relu6,
+            },
+            (oh, ow, c),
+        )
+    }
+
+    /// Bilinear resize to twice the size (TFLite's half-pixel centres).
+    pub fn upsample2x(&mut self, input: usize) -> Result<usize, ArgumentError> {
+        let (h, w, c) = self.shape(input)?;
+        self.push(Step::Upsample { input }, (2 * h, 2 * w, c))
+    }
+
+    /// 2x2 max pooling, stride 2.
+    pub fn max_pool2x2(&mut self, input: usize) -> Result<usize, ArgumentError> {
+        let (h, w, c) = self.shape(input)?;
+        if h % 2 != 0 || w % 2 != 0 {
+            return Err(ArgumentError::new(format!(
+                "2x2 pooling needs even sides, map {input} is {h}x{w}"
+            )));
+        }
+        self.push(Step::MaxPool { input }, (h / 2, w / 2, c))
+    }
+
+    /// TFLite's DEPTH_TO_SPACE: blocks of `block` x `block` pixels from each pixel's channels.
+    pub fn depth_to_space(&mut self, input: usize, block: usize) -> Result<usize, ArgumentError> {
+        let (h, w, c) = self.shape(input)?;
+        if block == 0 || !c.is_multiple_of(block * block) {
+            return Err(ArgumentError::new(format!(
+                "depth to space by {block} needs channels divisible by its square, map {input} has {c}"
+            )));
+        }
+        let shape = (h * block, w * block, c / (block * block));
+        self.push(Step::DepthToSpace { input, block }, shape)
+    }
+
+    pub fn add(&mut self, a: usize, b: usize, relu6: bool) -> Result<usize, ArgumentError> {
+        let shape = self.shape(a)?;
+        if self.shape(b)? != shape {
+            return Err(ArgumentError::new(format!(
+                "maps {a} and {b} differ in shape: {shape:?} and {:?}",
+                self.shape(b)?
+            )));
+        }
+        self.push(Step::Add { a, b, relu6 }, shape)
+    }
+
+    /// Declares the maps `run` keeps, and plans memory: a map's buffer is reused once its last
+    /// reader has run (never for the outputs, never by a step that still reads it).
+    pub fn finish(&mut self, outputs: &[usize]) -> Result<(), ArgumentError> {
+        for &map in outputs {
+            self.shape(map)?;
+        }
+        let maps = self.shapes.len();
+        let mut last_read = vec![0; maps];
+        for (index, step) in self.steps.iter().enumerate() {
+            for input in step.inputs() {
+                last_read[input] = index + 1; // the map written by this step
+            }
+        }
+        for &map in outputs {
+            last_read[map] = usize::MAX;
+        }
+        let size = |(h, w, c): Shape| h * w * c;
+        let mut buffer_of = vec![usize::MAX; maps];
+        let mut sizes: Vec<usize> = Vec::new();
+        let mut free: Vec<usize> = Vec::new();
+        buffer_of[0] = 0;
+        sizes.push(size(self.shapes[0]));
+        for map in 1..maps {
+            // Take the smallest free buffer that fits, else grow the largest free one, else new.
+            let need = size(self.shapes[map]);
+            let pick = free
+                .iter()
+                .enumerate()
+                .filter(|&(_, &b)| sizes[b] >= need)
+                .min_by_key(|&(_, &b)| sizes[b])
+                .or_else(|| free.iter().enumerate().max_by_key(|&(_, &b)| sizes[b]))
+                .map(|(i, _)| i);
+            let buffer = match pick {
+                Some(i) => free.swap_remove(i),
+                None => {
+                    sizes.push(0);
+                    sizes.len() - 1
+                }
+            };
+            sizes[buffer] = sizes[buffer].max(need);
+            buffer_of[map] = buffer;
+            // Maps last read by this step free their buffers for the next steps.
+            for earlier in 0..map {
+                if last_read[earlier] == map {
+                    free.push(buffer_of[earlier]);
+                }
+            }
+        }
+        self.buffers = sizes.iter().map(|&n| vec![0.0; n]).collect();
+        self.buffer_of = buffer_of;
+        self.outputs = outputs.to_vec();
+        Ok(())
+    }
+
+    /// Floats of memory the maps take (after `finish`).
+    pub fn memory(&self) -> usize {
+        self.buffers.iter().map(Vec::len).sum()
+    }
+
+    /// Runs every step on `image` (height x width x channels, NHWC).
+    pub fn run(&mut self, image: &[f32]) -> Result<(), ArgumentError> {
+        if self.buffer_of.is_empty() {
+            return Err(ArgumentError::new("the program is not finished"));
+        }
+        let (h, w, c) = self.shapes[0];
+        if image.len() != h * w * c {
+            return Err(ArgumentError::new(format!(
+                "the image must hold {h}x{w}x{c} values, got {}",
+                image.len()
+            )));
+        }
+        self.buffers[self.buffer_of[0]][..image.len()].copy_from_slice(image);
+        for index in 0..self.steps.len() {
+            let map = index + 1;
+            let (oh, ow, oc) = self.shapes[map];
+            let target = self.buffer_of[map];
+            // The output's buffer is taken out while the step reads the others (never the same).
+            let mut output = std::mem::take(&mut self.buffers[target]);
+            let result = self.step(index, &mut output[..oh * ow * oc]);
+            self.buffers[target] = output;
+            result?;
+        }
+        Ok(())
+    }
+
+    fn map(&self, map: usize) -> &[f32] {
+        let (h, w, c) = self.shapes[map];
+        &self.buffers[self.buffer_of[map]][..h * w * c]
+    }
+
+    fn step(&self, index: usize, output: &mut [f32]) -> Result<(), ArgumentError> {
+        match &self.steps[index] {
+            Step::Conv {
+                conv,
+                input,
+                relu6,
+                residual,
+                residual_relu6,
+            } => {
+                let (h, w, _) = self.shapes[*input];
+                let epilogue = Epilogue {
+                    relu6: *relu6,
+                    residual: residual.map(|r| self.map(r)),
+                    residual_relu6: *residual_relu6,
+                };
+                conv.run(self.map(*input), h, w, output, epilogue)
+            }
+            Step::Depthwise {
+                depthwise,
+                input,
+                relu6,
+            } => {
+                let (h, w, _) = self.shapes[*input];
+                depthwise.run(self.map(*input), h, w, output, *relu6)
+            }
+            Step::Upsample { input } => {
+                let (h, w, c) = self.shapes[*input];
+                resample::upsample2x_bilinear(self.map(*input), h, w, c, output)
+            }
+            Step::MaxPool { input } => {
+                let (h, w, c) = self.shapes[*input];
+                resample::max_pool2x2(self.map(*input), h, w, c, output)
+            }
+            Step::Add { a, b, relu6 } => resample::add(self.map(*a), self.map(*b), output, *relu6),
+            Step::DepthToSpace { input, block } => {
+                let (h, w, c) = self.shapes[*input];
+                resample::depth_to_space(self.map(*input), h, w, c, *block, output)
+            }
+        }
+    }
+
+    /// The kept maps after `run`, in the order `finish` was given them.
+    pub fn outputs(&self) -> impl Iterator<Item = (&[f32], Shape)> + '_ {
+        self.outputs
+            .iter()
+            .map(|&map| (self.map(map), self.shapes[map]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conv::Padding;
+
+    fn program() -> (Program, [usize; 4]) {
+        // image 4x4x2 -> 1x1 conv to 3 (relu6) -> depthwise 3x3 -> + conv output -> pool, and
+        // an upsampled copy of the pooled map.
+        let mut p = Program::new(4, 4, 2).unwrap();
+        let conv = Conv::new(
+            &[1.0, -1.0, 0.5, 0.5, 2.0, 0.0],
+            &[0.0, 1.0, -1.0],
+            2,
+            3,
+            1,
+            1,
+            Padding::default(),
+        )
+        .unwrap();
+        let a = p.conv(conv, 0, true, None, false).unwrap();
+        let same = Padding {
+            top: 1,
+            bottom: 1,
+            left: 1,
+            right: 1,
+        };
+        let weights: Vec<f32> = (0..27).map(|i| (i % 5) as f32 * 0.25 - 0.5).collect();
+        let dw = Depthwise::new(&weights, &[0.1, 0.2, 0.3], 3, 1, same).unwrap();
+        let b = p.depthwise(dw, a, false).unwrap();
+        let c = p.add(a, b, true).unwrap();
+        let d = p.max_pool2x2(c).unwrap();
+        let e = p.upsample2x(d).unwrap();
+        (p, [a, c, d, e])
+    }
+
+    #[test]
+    fn runs_the_steps_in_order_and_keeps_the_outputs() {
+        let (mut p, [a, c, d, e]) = program();
+        p.finish(&[d, e]).unwrap();
+        let image: Vec<f32> = (0..32).map(|i| i as f32 * 0.1 - 1.0).collect();
+        p.run(&image).unwrap();
+        let outputs: Vec<_> = p.outputs().map(|(v, s)| (v.to_vec(), s)).collect();
+        assert_eq!(outputs[0].1, (2, 2, 3));
+        assert_eq!(outputs[1].1, (4, 4, 3));
+        // The same steps one by one, each into its own buffer.
+        let (mut q, _) = program();
+        q.finish(&[a, c, d, e]).unwrap();
+        q.run(&image).unwrap();
+        let separate: Vec<_> = q.outputs().map(|(v, _)| v.to_vec()).collect();
+        assert_eq!(outputs[0].0, separate[2]);
+        assert_eq!(outputs[1].0, separate[3]);
+        // Pooling took the maximum of each 2x2 block of the clamped sum.
+        let sum = &separate[1];
+        let max = (0..3).map(|ch| {
+            [0, 1, 4, 5]
+                .iter()
+                .map(|&px| sum[px * 3 + ch])
+                .fold(f32::MIN, f32::max)
+        });
+        assert_eq!(outputs[0].0[..3].to_vec(), max.collect::<Vec<_>>());
+        // A second run on the same image gives the same maps (no state leaks between frames).
+        p.run(&image).unwrap();
+        let again: Vec<_> = p.outputs().map(|(v, _)| v.to_vec()).collect();
+        assert_eq!(again[0], outputs[0].0);
+    }
+
+    #[test]
+    fn freed_maps_lend_their_memory() {
+        let (mut p, [_, _, d, e]) = program();
+        p.finish(&[d, e]).unwrap();
+        let all: usize = (0..p.shapes.len())
+            .map(|m| p.shapes[m].0 * p.shapes[m].1 * p.shapes[m].2)
+            .sum();
+        assert!(p.memory() < all, "{} of {all}", p.memory());
+    }
+
+    #[test]
+    fn mismatched_maps_are_errors() {
+        let mut p = Program::new(4, 4, 2).unwrap();
+        let conv = Conv::new(&[1.0; 3], &[0.0; 1], 3, 1, 1, 1, Padding::default()).unwrap();
+        assert!(p.conv(conv, 0, false, None, false).is_err()); // 3 channels wanted, 2 given
+        assert!(p.add(0, 5, false).is_err());
+        let pooled = p.max_pool2x2(0).unwrap();
+        assert!(p.add(0, pooled, false).is_err());
+        assert!(p.run(&[0.0; 32]).is_err()); // not finished
+        p.finish(&[pooled]).unwrap();
+        assert!(p.run(&[0.0; 31]).is_err());
+        assert!(Program::new(0, 4, 2).is_err());
+        assert!(Program::new(1 << 14, 1 << 14, 1).is_err()); // over MAX_MAP_VALUES
+        let mut big = Program::new(4096, 4096, 4).unwrap();
+        assert!(big.upsample2x(0).is_err()); // its output would be over the limit
+        let mut odd = Program::new(3, 4, 1).unwrap();
+        assert!(odd.max_pool2x2(0).is_err());
+    }
+}
