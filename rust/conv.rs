@@ -8,7 +8,7 @@
 //! output pixel reads its taps' input pixels where they lie (an indirection list, as XNNPACK's
 //! IGEMM): nothing is copied.
 
-use rayon::prelude::*;
+use std::ops::Range;
 
 use crate::error::ArgumentError;
 
@@ -19,8 +19,6 @@ pub const PANEL: usize = 32;
 pub const MAX_PACKED: usize = 1 << 24;
 /// Output pixels per register tile.
 const ROWS: usize = 8;
-/// Below this many multiply-adds a call runs on the calling thread: a rayon dispatch costs more.
-const INLINE_MACS: usize = 200_000;
 
 /// Zero rows or columns around the input, TensorFlow style ('same' may be asymmetric).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,8 +51,6 @@ pub struct Conv {
     packed: Vec<f32>,
     /// Per output channel, zero padded to whole panels.
     bias: Vec<f32>,
-    /// What a tap in the padding reads.
-    zeros: Vec<f32>,
 }
 
 impl Conv {
@@ -118,7 +114,6 @@ impl Conv {
             padding,
             packed,
             bias: padded_bias,
-            zeros: vec![0.0; in_channels],
         })
     }
 
@@ -148,254 +143,259 @@ impl Conv {
         output: &mut [f32],
         epilogue: Epilogue<'_>,
     ) -> Result<(), ArgumentError> {
-        self.run_with(input, height, width, output, epilogue, Kernel::best())
+        let (out_h, _) = self.output_size(height, width)?;
+        self.run_rows(input, height, width, 0..out_h, output, epilogue)
     }
 
+    /// Output rows `rows` only, into `output` (those rows' values); `epilogue.residual` is the
+    /// whole map's. Runs on the calling thread: `Program` gives each thread its rows.
+    pub fn run_rows(
+        &self,
+        input: &[f32],
+        height: usize,
+        width: usize,
+        rows: Range<usize>,
+        output: &mut [f32],
+        epilogue: Epilogue<'_>,
+    ) -> Result<(), ArgumentError> {
+        self.run_with(input, height, width, rows, output, epilogue, Kernel::best())
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn run_with(
         &self,
         input: &[f32],
         height: usize,
         width: usize,
+        rows: Range<usize>,
         output: &mut [f32],
         epilogue: Epilogue<'_>,
         kernel: Kernel,
     ) -> Result<(), ArgumentError> {
         let (out_h, out_w) = self.output_size(height, width)?;
-        let expected_in = height * width * self.in_channels;
-        if input.len() != expected_in {
+        let c = self.in_channels;
+        if input.len() != height * width * c {
             return Err(ArgumentError::new(format!(
-                "input must hold {height}x{width}x{} values, got {}",
-                self.in_channels,
+                "input must hold {height}x{width}x{c} values, got {}",
                 input.len()
             )));
         }
-        let pixels = out_h * out_w;
-        let expected_out = pixels * self.out_channels;
-        if output.len() != expected_out {
+        if rows.start > rows.end || rows.end > out_h {
             return Err(ArgumentError::new(format!(
-                "output must hold {out_h}x{out_w}x{} values, got {}",
-                self.out_channels,
+                "rows {rows:?} are not within the {out_h} output rows"
+            )));
+        }
+        let n = self.out_channels;
+        if output.len() != rows.len() * out_w * n {
+            return Err(ArgumentError::new(format!(
+                "output must hold {}x{out_w}x{n} values, got {}",
+                rows.len(),
                 output.len()
             )));
         }
         if let Some(residual) = epilogue.residual {
-            if residual.len() != expected_out {
+            if residual.len() != out_h * out_w * n {
                 return Err(ArgumentError::new(format!(
-                    "residual must hold {out_h}x{out_w}x{} values, got {}",
-                    self.out_channels,
+                    "residual must hold {out_h}x{out_w}x{n} values, got {}",
                     residual.len()
                 )));
             }
         }
+        if rows.is_empty() {
+            return Ok(());
+        }
         let geometry = Geometry {
             height,
             width,
-            out_h,
             out_w,
         };
-        let depth = self.kernel * self.kernel * self.in_channels;
-        let blocks = pixels.div_ceil(ROWS);
-        let panels = self.out_channels.div_ceil(PANEL);
-        let tiles = blocks * panels;
-        let work = |first: usize, end: usize, output: &mut [f32], offset: usize| {
-            let out = Output {
-                base: output.as_mut_ptr(),
-                offset,
-                len: output.len(),
-            };
-            // SAFETY: `output` is exclusively borrowed for the call and holds tiles first..end.
-            unsafe { self.tiles(first, end, input, geometry, out, epilogue, kernel) };
-        };
-        if self.out_channels == 1 && self.stride == 1 {
-            self.single_output(input, geometry, output, epilogue, kernel);
+        if n == 1 && self.stride == 1 {
+            self.single_output(input, geometry, rows.start, output, epilogue, kernel);
             return Ok(());
         }
-        let threads = rayon::current_num_threads();
-        if pixels * depth * self.out_channels < INLINE_MACS || threads == 1 || tiles == 1 {
-            work(0, tiles, output, 0);
-            return Ok(());
-        }
-        // Chunks of whole pixel blocks when there are enough of them (each thread writes its own
-        // rows), else of panels within the one block row.
-        let row_len = ROWS * self.out_channels;
-        if blocks >= threads * 2 {
-            let blocks_per_chunk = blocks.div_ceil(threads * 4).max(1);
-            output
-                .par_chunks_mut(blocks_per_chunk * row_len)
-                .enumerate()
-                .for_each(|(chunk, rows)| {
-                    let first = chunk * blocks_per_chunk * panels;
-                    let end = (first + blocks_per_chunk * panels).min(tiles);
-                    work(first, end, rows, chunk * blocks_per_chunk * row_len);
-                });
+        let pointwise = self.kernel == 1 && self.stride == 1 && self.padding == Padding::default();
+        let grid = if pointwise {
+            None
         } else {
-            // Few pixels, many channels: split the panels; each task writes disjoint columns.
-            let out = Output {
-                base: output.as_mut_ptr(),
-                offset: 0,
-                len: output.len(),
+            Some(self.grid(input, geometry, rows.clone()))
+        };
+        let panels = n.div_ceil(PANEL);
+        let depth = self.kernel * self.kernel * c;
+        let (first, end) = (rows.start * out_w, rows.end * out_w);
+        for block in (first..end).step_by(ROWS) {
+            let count = ROWS.min(end - block);
+            let source = match &grid {
+                // Each pixel's channels are one row of the input, read in place.
+                None => Source::Rows {
+                    base: &input[block * c..(block + count) * c],
+                    stride: c,
+                },
+                // Each pixel's kernel row is one run of kernel * c values of the grid.
+                Some(grid) => Source::Grid {
+                    base: &grid.values,
+                    offsets: grid.offsets(block, count, geometry, self.stride, c),
+                    row_step: grid.width * c,
+                },
             };
-            (0..tiles).into_par_iter().for_each(|tile| {
-                // SAFETY: `output` is exclusively borrowed for the call; tiles write disjoint
-                // (pixel block, panel) elements of it.
-                unsafe { self.tiles(tile, tile + 1, input, geometry, out, epilogue, kernel) };
-            });
+            if let Source::Grid {
+                base,
+                offsets,
+                row_step,
+            } = source
+            {
+                let last = offsets[count - 1] + (self.kernel - 1) * row_step + self.kernel * c;
+                assert!(last <= base.len(), "a kernel row outside the grid");
+            }
+            for panel in 0..panels {
+                let columns = PANEL.min(n - panel * PANEL);
+                let at = (block - first) * n + panel * PANEL;
+                let span = (count - 1) * n + columns;
+                let tile = Tile {
+                    source,
+                    runs: if pointwise { 1 } else { self.kernel },
+                    run_len: if pointwise { c } else { self.kernel * c },
+                    weights: &self.packed[panel * depth * PANEL..(panel + 1) * depth * PANEL],
+                    bias: &self.bias[panel * PANEL..(panel + 1) * PANEL],
+                    rows: count,
+                    columns,
+                    stride: n,
+                };
+                let global = block * n + panel * PANEL;
+                let residual = epilogue.residual.map(|r| &r[global..global + span]);
+                let out = &mut output[at..at + span];
+                // SAFETY: `out` holds the tile's `(rows - 1) * stride + columns` elements.
+                unsafe { kernel.run(&tile, out.as_mut_ptr(), epilogue, residual) };
+            }
         }
         Ok(())
     }
 
-    /// Tiles `first..end` (pixel block major, panel minor) into `out`.
-    ///
-    /// # Safety
-    /// `out` must be valid for writes of every element of those tiles, and no other thread may
-    /// access those elements during the call.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn tiles(
-        &self,
-        first: usize,
-        end: usize,
-        input: &[f32],
-        geometry: Geometry,
-        out: Output,
-        epilogue: Epilogue<'_>,
-        kernel: Kernel,
-    ) {
-        let depth = self.kernel * self.kernel * self.in_channels;
-        let panels = self.out_channels.div_ceil(PANEL);
-        let pixels = geometry.out_h * geometry.out_w;
-        let mut taps: Vec<&[f32]> = Vec::with_capacity(ROWS * self.kernel * self.kernel);
-        let mut tapped_block = usize::MAX;
-        for tile in first..end {
-            let (block, panel) = (tile / panels, tile % panels);
-            let first_pixel = block * ROWS;
-            let rows = ROWS.min(pixels - first_pixel);
-            if tapped_block != block {
-                self.taps(input, geometry, first_pixel, rows, &mut taps);
-                tapped_block = block;
-            }
-            let columns = PANEL.min(self.out_channels - panel * PANEL);
-            let start = first_pixel * self.out_channels + panel * PANEL;
-            let span = (rows - 1) * self.out_channels + columns;
-            let tile = Tile {
-                taps: &taps,
-                tap_count: self.kernel * self.kernel,
-                channels: self.in_channels,
-                weights: &self.packed[panel * depth * PANEL..(panel + 1) * depth * PANEL],
-                bias: &self.bias[panel * PANEL..(panel + 1) * PANEL],
-                rows,
-                columns,
-                stride: self.out_channels,
+    /// The input rows that output rows `rows` read, with the padding's zeros around them, so
+    /// that every kernel row is a run of values (XNNPACK reads a zero buffer there: the same
+    /// sums). Unpadded inputs are read in place.
+    fn grid<'a>(&self, input: &'a [f32], geometry: Geometry, rows: Range<usize>) -> Grid<'a> {
+        let (pad, c, s, k) = (self.padding, self.in_channels, self.stride, self.kernel);
+        // Rows of the padded map that the output rows read.
+        let first = rows.start * s;
+        let end = (rows.end - 1) * s + k;
+        if pad == Padding::default() {
+            return Grid {
+                values: std::borrow::Cow::Borrowed(&input[first * geometry.width * c..]),
+                width: geometry.width,
+                first_row: first,
             };
-            let residual = epilogue.residual.map(|r| &r[start..start + span]);
-            assert!(start >= out.offset && start + span - out.offset <= out.len);
-            kernel.run(&tile, out.base.add(start - out.offset), epilogue, residual);
+        }
+        let width = pad.left + geometry.width + pad.right;
+        let mut values = vec![0.0; (end - first) * width * c];
+        for padded_row in first..end {
+            let Some(y) = padded_row
+                .checked_sub(pad.top)
+                .filter(|&y| y < geometry.height)
+            else {
+                continue; // a padding row stays zero
+            };
+            let row = &input[y * geometry.width * c..(y + 1) * geometry.width * c];
+            let at = ((padded_row - first) * width + pad.left) * c;
+            values[at..at + row.len()].copy_from_slice(row);
+        }
+        Grid {
+            values: std::borrow::Cow::Owned(values),
+            width,
+            first_row: first,
         }
     }
+}
 
-    /// Per output pixel `first..first + rows`, per tap in (row, column) order, the input pixel's
-    /// channels it multiplies, or zeros in the padding (XNNPACK's indirection buffer).
-    fn taps<'a>(
-        &'a self,
-        input: &'a [f32],
-        geometry: Geometry,
+/// The (padded) input rows a band of output rows reads, from padded row `first_row` on.
+struct Grid<'a> {
+    values: std::borrow::Cow<'a, [f32]>,
+    width: usize,
+    first_row: usize,
+}
+
+impl Grid<'_> {
+    /// Where the first kernel row of output pixels `first..first + count` starts.
+    fn offsets(
+        &self,
         first: usize,
-        rows: usize,
-        taps: &mut Vec<&'a [f32]>,
-    ) {
-        let (k, c) = (self.kernel, self.in_channels);
-        taps.clear();
-        for pixel in first..first + rows {
-            let (oy, ox) = (pixel / geometry.out_w, pixel % geometry.out_w);
-            for ky in 0..k {
-                let y = (oy * self.stride + ky)
-                    .checked_sub(self.padding.top)
-                    .filter(|&y| y < geometry.height);
-                for kx in 0..k {
-                    let x = (ox * self.stride + kx)
-                        .checked_sub(self.padding.left)
-                        .filter(|&x| x < geometry.width);
-                    taps.push(match (y, x) {
-                        (Some(y), Some(x)) => {
-                            let source = (y * geometry.width + x) * c;
-                            &input[source..source + c]
-                        }
-                        _ => &self.zeros,
-                    });
-                }
-            }
+        count: usize,
+        geometry: Geometry,
+        stride: usize,
+        c: usize,
+    ) -> [usize; ROWS] {
+        let mut offsets = [0; ROWS];
+        for (r, offset) in offsets.iter_mut().enumerate().take(count) {
+            let (oy, ox) = ((first + r) / geometry.out_w, (first + r) % geometry.out_w);
+            *offset = ((oy * stride - self.first_row) * self.width + ox * stride) * c;
         }
+        offsets
     }
 }
 
 impl Conv {
     /// One output channel at stride 1 (the pose segmentation's last layer): vectors run along
-    /// output pixels instead of channels, where 31 of 32 lanes would idle. Each band of output
-    /// rows first lays its input rows out as channel planes with zero borders; the sums keep
-    /// their order.
+    /// output pixels instead of channels, where 31 of 32 lanes would idle. The band's input rows
+    /// are first laid out as channel planes with zero borders; the sums keep their order.
     fn single_output(
         &self,
         input: &[f32],
         geometry: Geometry,
-        output: &mut [f32],
+        first: usize,
+        out: &mut [f32],
         epilogue: Epilogue<'_>,
         kernel: Kernel,
     ) {
         let (k, c, pad) = (self.kernel, self.in_channels, self.padding);
         let (out_w, plane_w) = (geometry.out_w, pad.left + geometry.width + pad.right);
-        let band = |planes: &mut Vec<f32>, (first, out): (usize, &mut [f32])| {
-            let out_rows = out.len() / out_w;
-            let plane_h = out_rows + k - 1; // padded input rows first..first + plane_h
-            planes.clear();
-            planes.resize(c * plane_h * plane_w, 0.0);
-            for r in 0..plane_h {
-                let Some(y) = (first + r)
-                    .checked_sub(pad.top)
-                    .filter(|&y| y < geometry.height)
-                else {
-                    continue; // a padding row stays zero
-                };
-                let pixels = &input[y * geometry.width * c..(y + 1) * geometry.width * c];
-                for (x, pixel) in pixels.chunks_exact(c).enumerate() {
-                    for (channel, &value) in pixel.iter().enumerate() {
-                        planes[(channel * plane_h + r) * plane_w + pad.left + x] = value;
+        let out_rows = out.len() / out_w;
+        let plane_h = out_rows + k - 1; // padded input rows first..first + plane_h
+        let mut planes = vec![0.0; c * plane_h * plane_w];
+        for r in 0..plane_h {
+            let Some(y) = (first + r)
+                .checked_sub(pad.top)
+                .filter(|&y| y < geometry.height)
+            else {
+                continue; // a padding row stays zero
+            };
+            let pixels = &input[y * geometry.width * c..(y + 1) * geometry.width * c];
+            let row_start = r * plane_w + pad.left;
+            match kernel {
+                Kernel::Portable => {
+                    for (x, pixel) in pixels.chunks_exact(c).enumerate() {
+                        for (channel, &value) in pixel.iter().enumerate() {
+                            planes[channel * plane_h * plane_w + row_start + x] = value;
+                        }
                     }
                 }
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: chosen only when the CPU has AVX-512F; `planes` holds every channel's
+                // row (sized above).
+                Kernel::Avx512 => unsafe {
+                    avx512::to_planes(pixels, c, &mut planes, plane_h * plane_w, row_start)
+                },
             }
-            for (row, out_row) in out.chunks_exact_mut(out_w).enumerate() {
-                out_row.fill(self.bias[0]);
-                let rows = Rows {
-                    planes,
-                    plane_h,
-                    plane_w,
-                    first: row,
-                };
-                match kernel {
-                    Kernel::Portable => accumulate_rows(&rows, &self.packed, k, c, out_row),
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: chosen only when the CPU has AVX-512F.
-                    Kernel::Avx512 => unsafe {
-                        accumulate_rows_avx512(&rows, &self.packed, k, c, out_row)
-                    },
-                }
-                let oy = first + row;
-                let residual = epilogue.residual.map(|r| &r[oy * out_w..][..out_w]);
-                for (x, value) in out_row.iter_mut().enumerate() {
-                    *value = finish(*value, &epilogue, residual.map(|r| r[x]));
-                }
+        }
+        for (row, out_row) in out.chunks_exact_mut(out_w).enumerate() {
+            out_row.fill(self.bias[0]);
+            let rows = Rows {
+                planes: &planes,
+                plane_h,
+                plane_w,
+                first: row,
+            };
+            match kernel {
+                Kernel::Portable => accumulate_rows(&rows, &self.packed, k, c, out_row),
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: chosen only when the CPU has AVX-512F.
+                Kernel::Avx512 => unsafe {
+                    accumulate_rows_avx512(&rows, &self.packed, k, c, out_row)
+                },
             }
-        };
-        let macs = output.len() * k * k * c;
-        let threads = rayon::current_num_threads();
-        if macs < INLINE_MACS || threads == 1 {
-            band(&mut Vec::new(), (0, output));
-        } else {
-            let rows_per_band = geometry.out_h.div_ceil(threads * 4).max(1);
-            output
-                .par_chunks_mut(rows_per_band * out_w)
-                .enumerate()
-                .for_each_init(Vec::new, |planes, (i, out)| {
-                    band(planes, (i * rows_per_band, out))
-                });
+            let oy = first + row;
+            let residual = epilogue.residual.map(|r| &r[oy * out_w..][..out_w]);
+            for (x, value) in out_row.iter_mut().enumerate() {
+                *value = finish(*value, &epilogue, residual.map(|r| r[x]));
+            }
         }
     }
 }
@@ -428,16 +428,7 @@ fn accumulate_rows(rows: &Rows<'_>, weights: &[f32], k: usize, channels: usize, 
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn accumulate_rows_avx512(
-    rows: &Rows<'_>,
-    weights: &[f32],
-    k: usize,
-    channels: usize,
-    out: &mut [f32],
-) {
-    accumulate_rows(rows, weights, k, channels, out)
-}
+use avx512::accumulate_rows as accumulate_rows_avx512;
 
 /// Output size of a convolution along both axes, or why there is none.
 pub fn output_size(
@@ -464,27 +455,44 @@ pub fn output_size(
 struct Geometry {
     height: usize,
     width: usize,
-    out_h: usize,
     out_w: usize,
 }
 
-/// Where tiles are written: element `offset` of the whole output is at `base`, `len` after it.
+/// Where a tile's pixels read their input, in the packed weights' order.
 #[derive(Clone, Copy)]
-struct Output {
-    base: *mut f32,
-    offset: usize,
-    len: usize,
+enum Source<'a> {
+    /// Pixel `r` reads its one run at `base[r * stride..]` (1x1 convolutions).
+    Rows { base: &'a [f32], stride: usize },
+    /// Pixel `r` reads run `i` (kernel row i) at `base[offsets[r] + i * row_step..]`.
+    Grid {
+        base: &'a [f32],
+        offsets: [usize; ROWS],
+        row_step: usize,
+    },
 }
-// SAFETY: tasks write disjoint elements through it (see `Conv::tiles`).
-unsafe impl Send for Output {}
-unsafe impl Sync for Output {}
 
-/// One register tile: `rows` output pixels times one weight panel. Each pixel reads `tap_count`
-/// runs of `channels` input values (`taps`, pixel major), in the packed weights' order.
+impl Source<'_> {
+    /// Run `run` of pixel `row`, `len` values.
+    #[inline(always)]
+    fn values(&self, row: usize, run: usize, len: usize) -> &[f32] {
+        let start = match *self {
+            Source::Rows { stride, .. } => row * stride,
+            Source::Grid {
+                offsets, row_step, ..
+            } => offsets[row] + run * row_step,
+        };
+        match *self {
+            Source::Rows { base, .. } | Source::Grid { base, .. } => &base[start..start + len],
+        }
+    }
+}
+
+/// One register tile: `rows` output pixels times one weight panel. Each pixel reads `runs`
+/// runs of `run_len` input values.
 struct Tile<'a> {
-    taps: &'a [&'a [f32]],
-    tap_count: usize,
-    channels: usize,
+    source: Source<'a>,
+    runs: usize,
+    run_len: usize,
     weights: &'a [f32],
     bias: &'a [f32],
     rows: usize,
@@ -578,10 +586,10 @@ unsafe fn portable_tile(
     for row in 0..tile.rows {
         let mut acc = [0.0f32; PANEL];
         acc.copy_from_slice(&tile.bias[..PANEL]);
-        let taps = &tile.taps[row * tile.tap_count..(row + 1) * tile.tap_count];
-        for (tap, values) in taps.iter().enumerate() {
-            for (channel, &x) in values.iter().enumerate() {
-                let k = tap * tile.channels + channel;
+        for run in 0..tile.runs {
+            let values = tile.source.values(row, run, tile.run_len);
+            for (j, &x) in values.iter().enumerate() {
+                let k = run * tile.run_len + j;
                 let w = &tile.weights[k * PANEL..(k + 1) * PANEL];
                 for (acc, &w) in acc.iter_mut().zip(w) {
                     *acc = x.mul_add(w, *acc);
@@ -599,11 +607,11 @@ unsafe fn portable_tile(
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{Epilogue, Tile, PANEL, ROWS};
+    use super::{Epilogue, Source, Tile, PANEL, ROWS};
 
     /// # Safety
-    /// The CPU must have AVX-512F; `tile.taps` holds `rows * tap_count` runs of `channels`
-    /// values, `tile.weights`
+    /// The CPU must have AVX-512F; `tile.source` holds `runs` runs of `run_len` values for
+    /// each of the `rows` pixels, `tile.weights`
     /// `depth * PANEL`, `tile.bias` PANEL; `out` is writable and `residual` holds
     /// `(rows - 1) * stride + columns` elements.
     #[target_feature(enable = "avx512f")]
@@ -643,16 +651,25 @@ mod avx512 {
         residual: Option<&[f32]>,
     ) {
         let w = tile.weights.as_ptr();
-        let (taps, channels) = (tile.tap_count, tile.channels);
+        let (runs, run_len) = (tile.runs, tile.run_len);
         let both = tile.columns > 16;
         let (mask0, mask1) = (mask(tile.columns), mask(tile.columns.saturating_sub(16)));
         let mut acc0 = [_mm512_loadu_ps(tile.bias.as_ptr()); R];
         let mut acc1 = [_mm512_loadu_ps(tile.bias.as_ptr().add(16)); R];
-        for tap in 0..taps {
-            let a: [*const f32; R] = std::array::from_fn(|r| tile.taps[r * taps + tap].as_ptr());
-            let w = w.add(tap * channels * PANEL);
+        for run in 0..runs {
+            let a: [*const f32; R] = match tile.source {
+                Source::Rows { base, stride } => {
+                    std::array::from_fn(|r| base.as_ptr().add(r * stride))
+                }
+                Source::Grid {
+                    base,
+                    offsets,
+                    row_step,
+                } => std::array::from_fn(|r| base.as_ptr().add(offsets[r] + run * row_step)),
+            };
+            let w = w.add(run * run_len * PANEL);
             if both {
-                for k in 0..channels {
+                for k in 0..run_len {
                     let w0 = _mm512_loadu_ps(w.add(k * PANEL));
                     let w1 = _mm512_loadu_ps(w.add(k * PANEL + 16));
                     for r in 0..R {
@@ -662,7 +679,7 @@ mod avx512 {
                     }
                 }
             } else {
-                for k in 0..channels {
+                for k in 0..run_len {
                     let w0 = _mm512_loadu_ps(w.add(k * PANEL));
                     for r in 0..R {
                         let x = _mm512_set1_ps(*a[r].add(k));
@@ -696,6 +713,88 @@ mod avx512 {
             if both {
                 _mm512_mask_storeu_ps(o.add(at + 16), mask1, v1);
             }
+        }
+    }
+
+    /// Pixels (x, channel) of one input row into the channel planes: value (x, c) to
+    /// `planes[c * plane_len + start + x]`, 16 pixels of a channel per gather.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F; `planes` holds `channels * plane_len` values and each
+    /// channel's `start + pixels.len() / channels` fits in its plane.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn to_planes(
+        pixels: &[f32],
+        channels: usize,
+        planes: &mut [f32],
+        plane_len: usize,
+        start: usize,
+    ) {
+        let width = pixels.len() / channels;
+        assert!(channels * plane_len <= planes.len() && start + width <= plane_len);
+        let lanes: [i32; 16] = std::array::from_fn(|j| (j * channels) as i32);
+        let index = _mm512_loadu_epi32(lanes.as_ptr());
+        let (src, dst) = (pixels.as_ptr(), planes.as_mut_ptr());
+        let mut x = 0;
+        while x < width {
+            let mask: __mmask16 = if width - x >= 16 {
+                u16::MAX
+            } else {
+                (1u16 << (width - x)) - 1
+            };
+            for c in 0..channels {
+                let from = src.add(x * channels + c);
+                let values = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask, index, from);
+                _mm512_mask_storeu_ps(dst.add(c * plane_len + start + x), mask, values);
+            }
+            x += 16;
+        }
+    }
+
+    /// As `super::accumulate_rows`, with 64 output pixels held in registers through every tap.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn accumulate_rows(
+        rows: &super::Rows<'_>,
+        weights: &[f32],
+        k: usize,
+        channels: usize,
+        out: &mut [f32],
+    ) {
+        let width = out.len();
+        let needed = ((channels - 1) * rows.plane_h + rows.first + k - 1) * rows.plane_w + k - 1;
+        assert!(needed + width <= rows.planes.len() && weights.len() >= k * k * channels * PANEL);
+        let planes = rows.planes.as_ptr();
+        let mut x = 0;
+        while x < width {
+            let left = width - x;
+            let masks: [__mmask16; 4] = std::array::from_fn(|v| {
+                let n = left.saturating_sub(16 * v).min(16);
+                ((1u32 << n) - 1) as u16
+            });
+            // SAFETY: loads and stores are masked to the row; plane reads stay below `needed +
+            // width`, checked above.
+            unsafe {
+                let o = out.as_mut_ptr().add(x);
+                let mut acc: [__m512; 4] =
+                    std::array::from_fn(|v| _mm512_maskz_loadu_ps(masks[v], o.add(16 * v)));
+                for ky in 0..k {
+                    for kx in 0..k {
+                        for c in 0..channels {
+                            let w = _mm512_set1_ps(weights[((ky * k + kx) * channels + c) * PANEL]);
+                            let row = (c * rows.plane_h + rows.first + ky) * rows.plane_w;
+                            let p = planes.add(row + kx + x);
+                            for (v, acc) in acc.iter_mut().enumerate() {
+                                let value = _mm512_maskz_loadu_ps(masks[v], p.add(16 * v));
+                                *acc = _mm512_fmadd_ps(value, w, *acc);
+                            }
+                        }
+                    }
+                }
+                for (v, acc) in acc.iter().enumerate() {
+                    _mm512_mask_storeu_ps(o.add(16 * v), masks[v], *acc);
+                }
+            }
+            x += 64;
         }
     }
 }
@@ -796,23 +895,27 @@ mod tests {
                 &input, h, w, &weight, &bias, cin, cout, k, stride, pad, epilogue,
             );
             for kernel in kernels() {
-                for threads in [1, 2] {
-                    let pool = rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads)
-                        .build()
-                        .unwrap();
-                    let mut out = vec![f32::NAN; oh * ow * cout];
-                    pool.install(|| conv.run_with(&input, h, w, &mut out, epilogue, kernel))
-                        .unwrap();
-                    let same = out
-                        .iter()
-                        .zip(&expected)
-                        .all(|(a, b)| a.to_bits() == b.to_bits());
-                    assert!(
-                        same,
-                        "{kernel:?} {threads} threads {h}x{w}x{cin}->{cout} k{k} s{stride}"
-                    );
-                }
+                let mut out = vec![f32::NAN; oh * ow * cout];
+                conv.run_with(&input, h, w, 0..oh, &mut out, epilogue, kernel)
+                    .unwrap();
+                let same = out
+                    .iter()
+                    .zip(&expected)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{kernel:?} {h}x{w}x{cin}->{cout} k{k} s{stride}");
+                // Bands of rows, as the program's threads run them, give the same values.
+                let split = oh / 3;
+                let row = ow * cout;
+                let mut banded = vec![f32::NAN; oh * ow * cout];
+                let (top, bottom) = banded.split_at_mut(split * row);
+                conv.run_with(&input, h, w, 0..split, top, epilogue, kernel)
+                    .unwrap();
+                conv.run_with(&input, h, w, split..oh, bottom, epilogue, kernel)
+                    .unwrap();
+                assert!(banded
+                    .iter()
+                    .zip(&out)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()));
             }
         }
     }
@@ -846,6 +949,7 @@ mod tests {
         };
         check(16, 16, 3, 24, 3, 2, one);
         check(9, 12, 5, 40, 3, 2, same_s2);
+        check(9, 12, 5, 1, 3, 2, same_s2); // one output channel at stride 2: the tiles
         check(2, 2, 40, 50, 2, 1, Padding::default());
         check(10, 10, 8, 1, 3, 1, one);
         check(64, 64, 8, 1, 3, 1, one); // one output channel, rows in parallel

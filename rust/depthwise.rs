@@ -7,17 +7,13 @@
 //! instead, which gives the same sum for finite weights (up to the sign of a zero sum).
 //! Channels are the vector axis (16 per AVX-512 register), output rows the parallel one.
 
-use rayon::prelude::*;
+use std::ops::Range;
 
 use crate::conv::{output_size, relu6, Padding, MAX_PACKED};
 use crate::error::ArgumentError;
 
 /// f32 lanes of one AVX-512 register: channels are packed in multiples of it.
 const LANES: usize = 16;
-/// Below this many multiply-adds a call runs on the calling thread: a rayon dispatch costs more.
-const INLINE_MACS: usize = 200_000;
-/// Multiply-adds a rayon task gets at least, so splitting stays cheap next to the work.
-const TASK_MACS: usize = 50_000;
 
 /// A depthwise convolution with its weights packed for the kernels.
 #[derive(Debug, Clone)]
@@ -212,15 +208,40 @@ impl Depthwise {
         output: &mut [f32],
         relu6: bool,
     ) -> Result<(), ArgumentError> {
-        self.run_with(Kernel::best(), input, height, width, output, relu6)
+        let (out_h, _) = self.output_size(height, width)?;
+        self.run_with(
+            Kernel::best(),
+            input,
+            height,
+            width,
+            0..out_h,
+            output,
+            relu6,
+        )
     }
 
+    /// Output rows `rows` only, into `output` (those rows' values), on the calling thread:
+    /// `Program` gives each thread its rows.
+    pub fn run_rows(
+        &self,
+        input: &[f32],
+        height: usize,
+        width: usize,
+        rows: Range<usize>,
+        output: &mut [f32],
+        relu6: bool,
+    ) -> Result<(), ArgumentError> {
+        self.run_with(Kernel::best(), input, height, width, rows, output, relu6)
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn run_with(
         &self,
         kernel: Kernel,
         input: &[f32],
         height: usize,
         width: usize,
+        rows: Range<usize>,
         output: &mut [f32],
         relu6: bool,
     ) -> Result<(), ArgumentError> {
@@ -233,11 +254,16 @@ impl Depthwise {
                 input.len()
             )));
         }
-        let expected_out = out_h.checked_mul(out_w).and_then(|n| n.checked_mul(c));
-        if expected_out != Some(output.len()) {
+        if rows.start > rows.end || rows.end > out_h {
             return Err(ArgumentError::new(format!(
-                "depthwise output has {} values, expected {out_h}x{out_w}x{c}",
-                output.len()
+                "depthwise rows {rows:?} are not within the {out_h} output rows"
+            )));
+        }
+        if output.len() != rows.len() * out_w * c {
+            return Err(ArgumentError::new(format!(
+                "depthwise output has {} values, expected {}x{out_w}x{c}",
+                output.len(),
+                rows.len()
             )));
         }
         let (k, s) = (self.kernel, self.stride);
@@ -254,22 +280,8 @@ impl Depthwise {
             out_w,
             interior: (first, last),
         };
-        let row_len = out_w * c;
-        let row_macs = (out_w * self.padded).saturating_mul(k * k);
-        let rows = |(offset, chunk): (usize, &mut [f32])| {
-            for (i, out_row) in chunk.chunks_exact_mut(row_len).enumerate() {
-                self.row(kernel, &geometry, input, offset + i, out_row, relu6);
-            }
-        };
-        if out_h.saturating_mul(row_macs) < INLINE_MACS {
-            rows((0, output));
-        } else {
-            let min_rows = TASK_MACS.div_ceil(row_macs.max(1));
-            output
-                .par_chunks_mut(row_len)
-                .with_min_len(min_rows)
-                .enumerate()
-                .for_each(|(y, out_row)| rows((y, out_row)));
+        for (y, out_row) in rows.zip(output.chunks_exact_mut(out_w * c)) {
+            self.row(kernel, &geometry, input, y, out_row, relu6);
         }
         Ok(())
     }
@@ -612,12 +624,22 @@ mod tests {
             assert_eq!(expected.len(), oh * ow * c);
             for kernel in Kernel::available() {
                 let mut out = vec![f32::NAN; oh * ow * c];
-                dw.run_with(kernel, &input, h, w, &mut out, relu).unwrap();
+                dw.run_with(kernel, &input, h, w, 0..oh, &mut out, relu)
+                    .unwrap();
                 assert_eq!(
                     bits(&out),
                     bits(&expected),
                     "{kernel:?} h{h} w{w} c{c} k{k} s{stride} {padding:?} relu6 {relu}"
                 );
+                // Bands of rows, as the program's threads run them, give the same values.
+                let split = oh / 2;
+                let mut banded = vec![f32::NAN; oh * ow * c];
+                let (top, bottom) = banded.split_at_mut(split * ow * c);
+                dw.run_with(kernel, &input, h, w, 0..split, top, relu)
+                    .unwrap();
+                dw.run_with(kernel, &input, h, w, split..oh, bottom, relu)
+                    .unwrap();
+                assert_eq!(bits(&banded), bits(&expected));
             }
         }
     }
@@ -656,8 +678,7 @@ mod tests {
     }
 
     #[test]
-    fn large_map_runs_in_parallel_and_matches() {
-        // Enough work to cross INLINE_MACS, so rows go through rayon.
+    fn large_maps_match() {
         check(40, 36, 64, 3, 1, pad(1, 1, 1, 1));
         check(48, 40, 96, 5, 2, pad(1, 2, 1, 2));
     }
@@ -669,13 +690,13 @@ mod tests {
         let dw = Depthwise::new(&[1.0; 9], &[0.5], 3, 1, pad(1, 1, 1, 1)).unwrap();
         for kernel in Kernel::available() {
             let mut out = [0.0; 4];
-            dw.run_with(kernel, &[1.0; 4], 2, 2, &mut out, false)
+            dw.run_with(kernel, &[1.0; 4], 2, 2, 0..2, &mut out, false)
                 .unwrap();
             assert_eq!(out, [4.5; 4]);
-            dw.run_with(kernel, &[1.0; 4], 2, 2, &mut out, true)
+            dw.run_with(kernel, &[1.0; 4], 2, 2, 0..2, &mut out, true)
                 .unwrap();
             assert_eq!(out, [4.5; 4]);
-            dw.run_with(kernel, &[2.0; 4], 2, 2, &mut out, true)
+            dw.run_with(kernel, &[2.0; 4], 2, 2, 0..2, &mut out, true)
                 .unwrap();
             assert_eq!(out, [6.0; 4]);
         }
@@ -728,46 +749,5 @@ mod tests {
         assert!(dw
             .run(&[0.0; 2], usize::MAX / 2, 3, &mut out, false)
             .is_err());
-    }
-
-    /// Timings on 2 threads: `cargo test --release --lib depthwise::tests::timing -- --ignored
-    /// --nocapture`.
-    #[test]
-    #[ignore]
-    fn timing() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let cases = [
-            (128, 128, 64, 3, 2, pad(0, 1, 0, 1)),
-            (16, 16, 528, 5, 1, pad(2, 2, 2, 2)),
-            (256, 256, 8, 3, 1, pad(1, 1, 1, 1)),
-            (64, 64, 192, 3, 1, pad(1, 1, 1, 1)),
-            (2, 2, 1152, 3, 1, pad(1, 1, 1, 1)),
-        ];
-        for (h, w, c, k, s, p) in cases {
-            let dw = Depthwise::new(&values(c * k * k, 1), &values(c, 2), k, s, p).unwrap();
-            let input = values(h * w * c, 3);
-            let (oh, ow) = dw.output_size(h, w).unwrap();
-            let mut out = vec![0.0; oh * ow * c];
-            for kernel in Kernel::available() {
-                let iterations = 200;
-                let seconds = pool.install(|| {
-                    for _ in 0..10 {
-                        dw.run_with(kernel, &input, h, w, &mut out, true).unwrap();
-                    }
-                    let start = std::time::Instant::now();
-                    for _ in 0..iterations {
-                        dw.run_with(kernel, &input, h, w, &mut out, true).unwrap();
-                    }
-                    start.elapsed().as_secs_f64() / iterations as f64
-                });
-                println!(
-                    "depthwise {h}x{w}x{c} k{k} s{s} {kernel:?}: {:.3} ms",
-                    seconds * 1e3
-                );
-            }
-        }
     }
 }

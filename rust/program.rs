@@ -6,6 +6,10 @@
 //! `rtnet.models.landmarks.lowering`); maps whose last reader has run lend their memory to later
 //! ones, so a frame touches a few megabytes, not the sum of every layer's output.
 
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
 use crate::conv::{Conv, Epilogue};
 use crate::depthwise::Depthwise;
 use crate::error::ArgumentError;
@@ -72,6 +76,55 @@ impl Step {
             | Step::MaxPool { input }
             | Step::DepthToSpace { input, .. } => vec![*input],
             Step::Add { a, b, .. } => vec![*a, *b],
+        }
+    }
+}
+
+/// A map buffer's memory as the threads of `run` share it.
+#[derive(Clone, Copy)]
+struct Buffer(*mut f32, usize);
+// SAFETY: `run` hands each thread disjoint rows to write (see `Program::step`).
+unsafe impl Send for Buffer {}
+unsafe impl Sync for Buffer {}
+
+/// Where the threads of `run` wait for each other after a step: spinning, then yielding the
+/// core if a thread is late (a descheduled thread would otherwise be waited for by a busy one).
+struct SpinBarrier {
+    parties: usize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    /// Spins before yielding: a few microseconds, a step's usual imbalance.
+    const SPINS: u32 = 1 << 14;
+
+    fn new(parties: usize) -> Self {
+        Self {
+            parties,
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+        }
+    }
+
+    fn wait(&self) {
+        if self.parties == 1 {
+            return;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.parties {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Ordering::Acquire) == generation {
+            if spins < Self::SPINS {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
         }
     }
 }
@@ -281,7 +334,10 @@ impl Program {
         self.buffers.iter().map(Vec::len).sum()
     }
 
-    /// Runs every step on `image` (height x width x channels, NHWC).
+    /// Runs every step on `image` (height x width x channels, NHWC). The threads of the current
+    /// rayon pool each take a band of every step's output rows and meet at a spinning barrier
+    /// after each step, as XNNPACK's pool does: waking a sleeping thread for each of a hundred
+    /// steps costs more than many steps' work.
     pub fn run(&mut self, image: &[f32]) -> Result<(), ArgumentError> {
         if self.buffer_of.is_empty() {
             return Err(ArgumentError::new("the program is not finished"));
@@ -294,17 +350,54 @@ impl Program {
             )));
         }
         self.buffers[self.buffer_of[0]][..image.len()].copy_from_slice(image);
-        for index in 0..self.steps.len() {
-            let map = index + 1;
-            let (oh, ow, oc) = self.shapes[map];
-            let target = self.buffer_of[map];
-            // The output's buffer is taken out while the step reads the others (never the same).
-            let mut output = std::mem::take(&mut self.buffers[target]);
-            let result = self.step(index, &mut output[..oh * ow * oc]);
-            self.buffers[target] = output;
-            result?;
+        let buffers: Vec<Buffer> = self
+            .buffers
+            .iter_mut()
+            .map(|b| Buffer(b.as_mut_ptr(), b.len()))
+            .collect();
+        let this = &*self;
+        let failure = Mutex::new(None);
+        let threads = rayon::current_num_threads();
+        let barrier = SpinBarrier::new(threads);
+        let work = |part: usize| {
+            for index in 0..this.steps.len() {
+                // SAFETY: each step writes its own rows of a buffer that none of its inputs use
+                // (`finish`), and the barrier keeps steps apart.
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+                    this.step(index, part, threads, &buffers)
+                }));
+                // Every thread reaches every barrier, whatever happened to its part.
+                let error = match result {
+                    Ok(Ok(())) => None,
+                    Ok(Err(err)) => Some(err),
+                    Err(_) => Some(ArgumentError::new(format!("step {index} failed (a bug)"))),
+                };
+                if let Some(err) = error {
+                    *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(err);
+                }
+                barrier.wait();
+            }
+        };
+        if threads == 1 {
+            work(0);
+        } else {
+            rayon::broadcast(|context| work(context.index()));
         }
-        Ok(())
+        match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// Map `map`'s values.
+    ///
+    /// # Safety
+    /// `buffers` point at this program's buffers, which no one writes during the read.
+    unsafe fn read<'a>(&self, buffers: &'a [Buffer], map: usize) -> &'a [f32] {
+        let (h, w, c) = self.shapes[map];
+        let Buffer(pointer, len) = buffers[self.buffer_of[map]];
+        assert!(h * w * c <= len);
+        std::slice::from_raw_parts(pointer, h * w * c)
     }
 
     fn map(&self, map: usize) -> &[f32] {
@@ -312,8 +405,39 @@ impl Program {
         &self.buffers[self.buffer_of[map]][..h * w * c]
     }
 
-    fn step(&self, index: usize, output: &mut [f32]) -> Result<(), ArgumentError> {
-        match &self.steps[index] {
+    /// Part `part` of `parts` of step `index`: a band of its output rows.
+    ///
+    /// # Safety
+    /// `buffers` point at this program's buffers; no other part of this step runs on the same
+    /// rows, and nothing else reads or writes the step's output buffer meanwhile.
+    unsafe fn step(
+        &self,
+        index: usize,
+        part: usize,
+        parts: usize,
+        buffers: &[Buffer],
+    ) -> Result<(), ArgumentError> {
+        let map = index + 1;
+        let (oh, ow, oc) = self.shapes[map];
+        let step = &self.steps[index];
+        // Rows go in units that a kernel computes together (an upsampled pair, a block).
+        let unit = match step {
+            Step::Upsample { .. } => 2,
+            Step::DepthToSpace { block, .. } => *block,
+            _ => 1,
+        };
+        let units = oh / unit;
+        let rows = units * part / parts * unit..units * (part + 1) / parts * unit;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let Buffer(pointer, len) = buffers[self.buffer_of[map]];
+        let row_len = ow * oc;
+        assert!(rows.end * row_len <= len);
+        let output =
+            std::slice::from_raw_parts_mut(pointer.add(rows.start * row_len), rows.len() * row_len);
+        let read = |map: usize| self.read(buffers, map);
+        match step {
             Step::Conv {
                 conv,
                 input,
@@ -324,10 +448,10 @@ impl Program {
                 let (h, w, _) = self.shapes[*input];
                 let epilogue = Epilogue {
                     relu6: *relu6,
-                    residual: residual.map(|r| self.map(r)),
+                    residual: residual.map(read),
                     residual_relu6: *residual_relu6,
                 };
-                conv.run(self.map(*input), h, w, output, epilogue)
+                conv.run_rows(read(*input), h, w, rows, output, epilogue)
             }
             Step::Depthwise {
                 depthwise,
@@ -335,20 +459,24 @@ impl Program {
                 relu6,
             } => {
                 let (h, w, _) = self.shapes[*input];
-                depthwise.run(self.map(*input), h, w, output, *relu6)
+                depthwise.run_rows(read(*input), h, w, rows, output, *relu6)
             }
             Step::Upsample { input } => {
                 let (h, w, c) = self.shapes[*input];
-                resample::upsample2x_bilinear(self.map(*input), h, w, c, output)
+                resample::upsample2x_bilinear_rows(read(*input), h, w, c, rows, output)
             }
             Step::MaxPool { input } => {
                 let (h, w, c) = self.shapes[*input];
-                resample::max_pool2x2(self.map(*input), h, w, c, output)
+                resample::max_pool2x2_rows(read(*input), h, w, c, rows, output)
             }
-            Step::Add { a, b, relu6 } => resample::add(self.map(*a), self.map(*b), output, *relu6),
+            Step::Add { a, b, relu6 } => {
+                let values = rows.start * row_len..rows.end * row_len;
+                let (a, b) = (&read(*a)[values.clone()], &read(*b)[values]);
+                resample::add(a, b, output, *relu6)
+            }
             Step::DepthToSpace { input, block } => {
                 let (h, w, c) = self.shapes[*input];
-                resample::depth_to_space(self.map(*input), h, w, c, *block, output)
+                resample::depth_to_space_rows(read(*input), h, w, c, *block, rows, output)
             }
         }
     }
@@ -425,6 +553,25 @@ mod tests {
         p.run(&image).unwrap();
         let again: Vec<_> = p.outputs().map(|(v, _)| v.to_vec()).collect();
         assert_eq!(again[0], outputs[0].0);
+    }
+
+    #[test]
+    fn threads_split_each_step_and_agree_with_one() {
+        let image: Vec<f32> = (0..32).map(|i| (i as f32 * 0.37).sin()).collect();
+        let run = |threads: usize| {
+            let (mut p, [a, c, d, e]) = program();
+            p.finish(&[a, c, d, e]).unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| p.run(&image)).unwrap();
+            p.outputs().map(|(v, _)| v.to_vec()).collect::<Vec<_>>()
+        };
+        let one = run(1);
+        for threads in [2, 3, 5] {
+            assert_eq!(run(threads), one, "{threads} threads");
+        }
     }
 
     #[test]

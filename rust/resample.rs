@@ -6,17 +6,11 @@
 //! form: two horizontal lerps then a vertical one, each a product then a sum (no fused
 //! multiply-add), so it matches LiteRT to the bit and every code path gives the same bits.
 
-use rayon::prelude::*;
+use std::ops::Range;
 
 use crate::conv::relu6;
 use crate::depthwise::Kernel;
 use crate::error::ArgumentError;
-
-/// Output values below which a call runs on the calling thread: a rayon dispatch (~10 us) costs
-/// more than the work.
-const INLINE_VALUES: usize = 32 * 1024;
-/// Values a rayon task of the elementwise steps gets at least.
-const TASK_VALUES: usize = 16 * 1024;
 
 /// Where output index `o` of a 2x upsampled axis of `size` samples reads: the two input
 /// indices and the weight of the second. Half-pixel centres put output `2i` at input `i - 1/4`
@@ -52,7 +46,28 @@ pub fn upsample2x_bilinear(
     channels: usize,
     output: &mut [f32],
 ) -> Result<(), ArgumentError> {
-    upsample_with(Kernel::best(), input, height, width, channels, output)
+    upsample_with(
+        Kernel::best(),
+        input,
+        height,
+        width,
+        channels,
+        0..2 * height,
+        output,
+    )
+}
+
+/// Output rows `rows` (starting on an even row) of `upsample2x_bilinear` into `output`, on the
+/// calling thread: `Program` gives each thread its rows.
+pub fn upsample2x_bilinear_rows(
+    input: &[f32],
+    height: usize,
+    width: usize,
+    channels: usize,
+    rows: Range<usize>,
+    output: &mut [f32],
+) -> Result<(), ArgumentError> {
+    upsample_with(Kernel::best(), input, height, width, channels, rows, output)
 }
 
 fn upsample_with(
@@ -61,6 +76,7 @@ fn upsample_with(
     height: usize,
     width: usize,
     channels: usize,
+    rows: Range<usize>,
     output: &mut [f32],
 ) -> Result<(), ArgumentError> {
     if height == 0 || width == 0 || channels == 0 {
@@ -69,29 +85,31 @@ fn upsample_with(
         )));
     }
     check_len("upsample input", input.len(), &[height, width, channels])?;
+    check_rows(&rows, 2 * height, 2)?;
     check_len(
         "upsample output",
         output.len(),
-        &[2, height, 2, width, channels],
+        &[rows.len(), 2 * width, channels],
     )?;
+    if rows.is_empty() {
+        return Ok(());
+    }
     let map = Map {
         input,
         height,
         width,
         channels,
     };
-    // A task upsamples a band of input rows into twice as many output rows; each band also
-    // interpolates the input rows either side of it along x, so bands are kept several rows tall.
-    let pair_len = 4 * width * channels;
-    if output.len() < INLINE_VALUES {
-        map.band(kernel, 0, output);
-    } else {
-        let tasks = 4 * rayon::current_num_threads();
-        let band = height.div_ceil(tasks).max(4);
-        output
-            .par_chunks_mut(band * pair_len)
-            .enumerate()
-            .for_each(|(i, out)| map.band(kernel, i * band, out));
+    map.band(kernel, rows.start / 2, output);
+    Ok(())
+}
+
+/// Checks that `rows` lies within `total` rows and starts on a multiple of `unit`.
+fn check_rows(rows: &Range<usize>, total: usize, unit: usize) -> Result<(), ArgumentError> {
+    if rows.start > rows.end || rows.end > total || !rows.start.is_multiple_of(unit) {
+        return Err(ArgumentError::new(format!(
+            "rows {rows:?} are not within the {total} output rows, starting on a multiple of {unit}"
+        )));
     }
     Ok(())
 }
@@ -196,23 +214,37 @@ pub fn max_pool2x2(
     channels: usize,
     output: &mut [f32],
 ) -> Result<(), ArgumentError> {
+    max_pool2x2_rows(input, height, width, channels, 0..height / 2, output)
+}
+
+/// Output rows `rows` of `max_pool2x2` into `output`, on the calling thread.
+pub fn max_pool2x2_rows(
+    input: &[f32],
+    height: usize,
+    width: usize,
+    channels: usize,
+    rows: Range<usize>,
+    output: &mut [f32],
+) -> Result<(), ArgumentError> {
     if !height.is_multiple_of(2) || !width.is_multiple_of(2) {
         return Err(ArgumentError::new(format!(
             "2x2 max pooling needs even sides, got {height}x{width}"
         )));
     }
     check_len("max pool input", input.len(), &[height, width, channels])?;
+    check_rows(&rows, height / 2, 1)?;
     check_len(
         "max pool output",
         output.len(),
-        &[height / 2, width / 2, channels],
+        &[rows.len(), width / 2, channels],
     )?;
     if output.is_empty() {
         return Ok(());
     }
     let c = channels;
     let in_pair = 2 * width * c;
-    let row = |(pair, out): (&[f32], &mut [f32])| {
+    let pairs = input[rows.start * in_pair..rows.end * in_pair].chunks_exact(in_pair);
+    for (pair, out) in pairs.zip(output.chunks_exact_mut(width / 2 * c)) {
         let (upper, lower) = pair.split_at(width * c);
         let quads = upper.chunks_exact(2 * c).zip(lower.chunks_exact(2 * c));
         for (out, (upper, lower)) in out.chunks_exact_mut(c).zip(quads) {
@@ -222,17 +254,6 @@ pub fn max_pool2x2(
                 *o = a.max(b).max(d.max(e));
             }
         }
-    };
-    let pairs = input.chunks_exact(in_pair);
-    let out_row = width / 2 * c;
-    if input.len() < INLINE_VALUES {
-        pairs.zip(output.chunks_exact_mut(out_row)).for_each(row);
-    } else {
-        input
-            .par_chunks_exact(in_pair)
-            .zip(output.par_chunks_exact_mut(out_row))
-            .with_min_len(TASK_VALUES.div_ceil(in_pair))
-            .for_each(row);
     }
     Ok(())
 }
@@ -248,6 +269,28 @@ pub fn depth_to_space(
     block: usize,
     output: &mut [f32],
 ) -> Result<(), ArgumentError> {
+    depth_to_space_rows(
+        input,
+        height,
+        width,
+        channels,
+        block,
+        0..height * block,
+        output,
+    )
+}
+
+/// Output rows `rows` (a multiple of `block` apart) of `depth_to_space` into `output`, on the
+/// calling thread.
+pub fn depth_to_space_rows(
+    input: &[f32],
+    height: usize,
+    width: usize,
+    channels: usize,
+    block: usize,
+    rows: Range<usize>,
+    output: &mut [f32],
+) -> Result<(), ArgumentError> {
     if block == 0 || !channels.is_multiple_of(block * block) {
         return Err(ArgumentError::new(format!(
             "depth to space by {block} needs channels divisible by {}, got {channels}",
@@ -259,14 +302,23 @@ pub fn depth_to_space(
         input.len(),
         &[height, width, channels],
     )?;
+    check_rows(&rows, height * block, block)?;
+    if !rows.end.is_multiple_of(block) {
+        return Err(ArgumentError::new(format!(
+            "rows {rows:?} split a block of {block}"
+        )));
+    }
     check_len(
         "depth to space output",
         output.len(),
-        &[height, width, channels],
+        &[rows.len(), width * block, channels / (block * block)],
     )?;
     let out_channels = channels / (block * block);
     let out_width = width * block;
-    for (y, row) in input.chunks_exact(width * channels).enumerate() {
+    let first = rows.start / block;
+    let input_rows = input[first * width * channels..rows.end / block * width * channels]
+        .chunks_exact(width * channels);
+    for (y, row) in input_rows.enumerate() {
         for (x, pixel) in row.chunks_exact(channels).enumerate() {
             for (offset, run) in pixel.chunks_exact(out_channels).enumerate() {
                 let (i, j) = (offset / block, offset % block);
@@ -288,19 +340,8 @@ pub fn add(a: &[f32], b: &[f32], output: &mut [f32], relu6: bool) -> Result<(), 
             output.len()
         )));
     }
-    let chunk = |((out, a), b): ((&mut [f32], &[f32]), &[f32])| {
-        for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-            *o = finish(a + b, relu6);
-        }
-    };
-    if a.len() < INLINE_VALUES {
-        chunk(((output, a), b));
-    } else {
-        output
-            .par_chunks_mut(TASK_VALUES)
-            .zip(a.par_chunks(TASK_VALUES))
-            .zip(b.par_chunks(TASK_VALUES))
-            .for_each(chunk);
+    for ((o, &a), &b) in output.iter_mut().zip(a).zip(b) {
+        *o = finish(a + b, relu6);
     }
     Ok(())
 }
@@ -314,17 +355,8 @@ pub fn add_into(a: &mut [f32], b: &[f32], relu6: bool) -> Result<(), ArgumentErr
             b.len()
         )));
     }
-    let chunk = |(a, b): (&mut [f32], &[f32])| {
-        for (a, &b) in a.iter_mut().zip(b) {
-            *a = finish(*a + b, relu6);
-        }
-    };
-    if a.len() < INLINE_VALUES {
-        chunk((a, b));
-    } else {
-        a.par_chunks_mut(TASK_VALUES)
-            .zip(b.par_chunks(TASK_VALUES))
-            .for_each(chunk);
+    for (a, &b) in a.iter_mut().zip(b) {
+        *a = finish(*a + b, relu6);
     }
     Ok(())
 }
@@ -388,7 +420,18 @@ mod tests {
 
     fn upsample(kernel: Kernel, input: &[f32], h: usize, w: usize, c: usize) -> Vec<f32> {
         let mut out = vec![f32::NAN; 4 * h * w * c];
-        upsample_with(kernel, input, h, w, c, &mut out).unwrap();
+        upsample_with(kernel, input, h, w, c, 0..2 * h, &mut out).unwrap();
+        // Bands of rows, as the program's threads run them, give the same values.
+        let split = (h / 2) * 2;
+        let row = 2 * w * c;
+        let mut banded = vec![f32::NAN; 4 * h * w * c];
+        let (top, bottom) = banded.split_at_mut(split * row);
+        upsample_with(kernel, input, h, w, c, 0..split, top).unwrap();
+        upsample_with(kernel, input, h, w, c, split..2 * h, bottom).unwrap();
+        assert!(banded
+            .iter()
+            .zip(&out)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
         out
     }
 
@@ -544,49 +587,5 @@ mod tests {
             }
             assert_eq!(into, out);
         }
-    }
-
-    /// Timings on 2 threads: `cargo test --release --lib resample::tests::timing -- --ignored
-    /// --nocapture`.
-    #[test]
-    #[ignore]
-    fn timing() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let time = |name: &str, f: &mut (dyn FnMut() + Send)| {
-            let iterations = 200;
-            let seconds = pool.install(|| {
-                for _ in 0..10 {
-                    f();
-                }
-                let start = std::time::Instant::now();
-                for _ in 0..iterations {
-                    f();
-                }
-                start.elapsed().as_secs_f64() / iterations as f64
-            });
-            println!("{name}: {:.3} ms", seconds * 1e3);
-        };
-        for (h, w, c) in [(128, 128, 8), (32, 32, 48), (64, 64, 16)] {
-            let input = values(h * w * c, 1);
-            let mut out = vec![0.0; 4 * h * w * c];
-            for kernel in Kernel::available() {
-                time(&format!("upsample {h}x{w}x{c} {kernel:?}"), &mut || {
-                    upsample_with(kernel, &input, h, w, c, &mut out).unwrap()
-                });
-            }
-        }
-        let (h, w, c) = (128, 128, 48);
-        let input = values(h * w * c, 1);
-        let mut out = vec![0.0; h * w * c / 4];
-        time(&format!("max pool {h}x{w}x{c}"), &mut || {
-            max_pool2x2(&input, h, w, c, &mut out).unwrap()
-        });
-        let mut sum = vec![0.0; h * w * c];
-        time(&format!("add {h}x{w}x{c}"), &mut || {
-            add(&input, &input, &mut sum, true).unwrap()
-        });
     }
 }

@@ -25,8 +25,8 @@ class LandmarkNetwork(nn.Module):
 
     ``fast`` and ``precision`` change how it computes, not what: plain is the eager NCHW reference
     (bf16 by autocast). Fast in fp32 on a CPU runs the network as one Rust kernel program
-    (``lowering``): XNNPACK's order of sums, so it matches LiteRT to float32 rounding, and no
-    PyTorch call per layer; it follows later changes of the weights. Fast in bf16 (or on a GPU)
+    (``lowering``): XNNPACK's order of sums, so it gives LiteRT's results, and no PyTorch call per
+    layer; weights loaded later (load_state_dict) replace its copies. Fast in bf16 (or on a GPU)
     runs channels-last with oneDNN's fused convolutions (FusedConv), weights and activations in
     bf16. These networks do not take bf16 well: on the reference video, pose landmarks move by up
     to ~80 px of 256 and the pose flag by ~0.6 (already ~10 px with only the first convolution in
@@ -41,7 +41,8 @@ class LandmarkNetwork(nn.Module):
         self.fast = False
         self.precision: Precision = "fp32"
         self._lowered: LoweredNetwork | None = None
-        self._lowered_from: tuple[int, ...] = ()  # the parameters' versions it was lowered from
+        self._stale = False  # weights loaded since the kernel program was made
+        self.register_load_state_dict_post_hook(LandmarkNetwork._weights_loaded)
 
     def compute(self, x: Tensor) -> tuple[Tensor, ...]:
         raise NotImplementedError
@@ -58,7 +59,7 @@ class LandmarkNetwork(nn.Module):
             # The weights were rounded to bf16: casting them back would not restore them.
             raise ConfigError("a network configured for fast bf16 stays so: build another one")
         self.fast, self.precision = fast, precision
-        self._lowered, self._lowered_from = None, ()
+        self._lowered = None
         self.to(dtype=dtype)
         program = fast and precision == "fp32" and device.type == "cpu"
         self._prepare(channels_last=fast and not program, dtype=dtype)
@@ -79,17 +80,20 @@ class LandmarkNetwork(nn.Module):
         try:
             self._lower()
         except NotLowerable:
-            self._lowered, self._lowered_from = None, ()
+            self._lowered = None
             return False
         return True
 
-    def _versions(self) -> tuple[int, ...]:
-        return tuple(p._version for p in self.parameters())
+    @staticmethod
+    def _weights_loaded(module: nn.Module, _keys: object) -> None:
+        # The kernel program holds copies of the weights: remake it from the loaded ones.
+        assert isinstance(module, LandmarkNetwork)
+        module._stale = module._lowered is not None
 
     def _lower(self) -> LoweredNetwork:
         with torch.no_grad():
             self._lowered = lower(self.compute, self, self.input_size)
-        self._lowered_from = self._versions()
+        self._stale = False
         return self._lowered
 
     def forward(self, images: Tensor) -> tuple[Tensor, ...]:
@@ -97,9 +101,7 @@ class LandmarkNetwork(nn.Module):
         if images.dim() != 4 or tuple(images.shape[1:]) != (size, size, 3):
             raise ValueError(f"expected (N, {size}, {size}, 3) images, got {tuple(images.shape)}")
         if self._lowered is not None:
-            lowered = self._lowered
-            if self._versions() != self._lowered_from:  # new weights since: lower them again
-                lowered = self._lower()
+            lowered = self._lower() if self._stale else self._lowered
             set_kernel_threads(torch.get_num_threads())
             with torch.inference_mode():
                 outputs = lowered(images.detach().float())
