@@ -9,6 +9,7 @@ pub mod conv;
 pub mod crop;
 pub mod depthwise;
 pub mod detection;
+pub mod elementwise;
 pub mod error;
 pub mod motion;
 pub mod one_euro;

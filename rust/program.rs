@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use crate::conv::{Conv, Epilogue};
 use crate::depthwise::Depthwise;
+use crate::elementwise;
 use crate::error::ArgumentError;
 use crate::resample;
 
@@ -63,6 +64,14 @@ enum Step {
         input: usize,
         block: usize,
     },
+    Prelu {
+        input: usize,
+        slopes: Vec<f32>,
+    },
+    PadChannels {
+        input: usize,
+        extra: usize,
+    },
 }
 
 impl Step {
@@ -74,7 +83,9 @@ impl Step {
             Step::Depthwise { input, .. }
             | Step::Upsample { input }
             | Step::MaxPool { input }
-            | Step::DepthToSpace { input, .. } => vec![*input],
+            | Step::DepthToSpace { input, .. }
+            | Step::Prelu { input, .. }
+            | Step::PadChannels { input, .. } => vec![*input],
             Step::Add { a, b, .. } => vec![*a, *b],
         }
     }
@@ -262,6 +273,32 @@ impl Program {
         }
         let shape = (h * block, w * block, c / (block * block));
         self.push(Step::DepthToSpace { input, block }, shape)
+    }
+
+    /// TFLite's PRELU: `x * slope` of the channel where `x` is negative, else `x`.
+    pub fn prelu(&mut self, input: usize, slopes: &[f32]) -> Result<usize, ArgumentError> {
+        let shape = self.shape(input)?;
+        if slopes.len() != shape.2 {
+            return Err(ArgumentError::new(format!(
+                "prelu has {} slopes, map {input} has {} channels",
+                slopes.len(),
+                shape.2
+            )));
+        }
+        let step = Step::Prelu {
+            input,
+            slopes: slopes.to_vec(),
+        };
+        self.push(step, shape)
+    }
+
+    /// `extra` zero channels after each pixel's channels (TFLite's PAD of the channel axis).
+    pub fn pad_channels(&mut self, input: usize, extra: usize) -> Result<usize, ArgumentError> {
+        let (h, w, c) = self.shape(input)?;
+        let wide = c
+            .checked_add(extra)
+            .ok_or_else(|| ArgumentError::new(format!("{extra} extra channels are too many")))?;
+        self.push(Step::PadChannels { input, extra }, (h, w, wide))
     }
 
     pub fn add(&mut self, a: usize, b: usize, relu6: bool) -> Result<usize, ArgumentError> {
@@ -478,6 +515,15 @@ impl Program {
                 let (h, w, c) = self.shapes[*input];
                 resample::depth_to_space_rows(read(*input), h, w, c, *block, rows, output)
             }
+            Step::Prelu { input, slopes } => {
+                let values = rows.start * row_len..rows.end * row_len;
+                elementwise::prelu(&read(*input)[values], slopes, output)
+            }
+            Step::PadChannels { input, extra } => {
+                let (_, w, c) = self.shapes[*input];
+                let values = rows.start * w * c..rows.end * w * c;
+                elementwise::pad_channels(&read(*input)[values], c, *extra, output)
+            }
         }
     }
 
@@ -572,6 +618,44 @@ mod tests {
         for threads in [2, 3, 5] {
             assert_eq!(run(threads), one, "{threads} threads");
         }
+    }
+
+    #[test]
+    fn prelu_and_channel_padding_split_into_bands() {
+        // image 5x3x2 -> 2 zero channels -> prelu with a slope per channel.
+        let image: Vec<f32> = (0..30).map(|i| (i as f32 * 0.61).sin()).collect();
+        let slopes = [0.5, -2.0, 0.25, 3.0];
+        let run = |threads: usize| {
+            let mut p = Program::new(5, 3, 2).unwrap();
+            let padded = p.pad_channels(0, 2).unwrap();
+            let out = p.prelu(padded, &slopes).unwrap();
+            assert_eq!(p.shape(out).unwrap(), (5, 3, 4));
+            p.finish(&[padded, out]).unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| p.run(&image)).unwrap();
+            p.outputs().map(|(v, _)| v.to_vec()).collect::<Vec<_>>()
+        };
+        let one = run(1);
+        let padded: Vec<f32> = image
+            .chunks_exact(2)
+            .flat_map(|px| [px[0], px[1], 0.0, 0.0])
+            .collect();
+        assert_eq!(one[0], padded);
+        let expected: Vec<f32> = padded
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| if x < 0.0 { x * slopes[i % 4] } else { x })
+            .collect();
+        assert_eq!(one[1], expected);
+        for threads in [2, 3, 4] {
+            assert_eq!(run(threads), one, "{threads} threads");
+        }
+        let mut p = Program::new(2, 2, 3).unwrap();
+        assert!(p.prelu(0, &[1.0; 2]).is_err()); // a slope per channel
+        assert!(p.pad_channels(0, usize::MAX).is_err());
     }
 
     #[test]

@@ -240,6 +240,24 @@ impl PyKernelProgram {
         Ok(self.program.depth_to_space(input, block)?)
     }
 
+    /// TFLite's PRELU, `slopes` (channels,) float32: x * slope where x is negative, else x.
+    fn prelu(&mut self, input: usize, slopes: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let slopes = crate::py_tracking::f32_array(slopes, "slopes")?;
+        if slopes.ndim() != 1 {
+            return Err(PyValueError::new_err(format!(
+                "slopes must have shape (channels,), got {:?}",
+                slopes.shape()
+            )));
+        }
+        let slopes: Vec<f32> = slopes.as_array().iter().copied().collect();
+        Ok(self.program.prelu(input, &slopes)?)
+    }
+
+    /// `extra` zero channels after each pixel's channels.
+    fn pad_channels(&mut self, input: usize, extra: usize) -> PyResult<usize> {
+        Ok(self.program.pad_channels(input, extra)?)
+    }
+
     /// a + b, then clamped to [0, 6] if `relu6`.
     #[pyo3(signature = (a, b, *, relu6 = false))]
     fn add(&mut self, a: usize, b: usize, relu6: bool) -> PyResult<usize> {

@@ -24,6 +24,7 @@ INPUT_SIZES: dict[LandmarkModelName, int] = {"pose_landmarks": 256, "pose_detect
 SETTLE_S = 0.1  # between blocks: both runtimes' worker threads asleep again
 BLOCK = 5  # timed frames of one runtime in a row
 WARMUP = 3
+ROUNDS = 60  # timed frames of each; fewer left the medians at the mercy of a busy moment
 
 
 @dataclass(frozen=True)
@@ -31,18 +32,19 @@ class LandmarkTiming:
     """Median milliseconds per frame; ``ratio`` > 1 means rtnet's module is the faster."""
 
     network: str
-    torch_ms: float
+    rtnet_ms: float
     litert_ms: float | None
 
     @property
     def ratio(self) -> float | None:
-        return None if self.litert_ms is None else self.litert_ms / self.torch_ms
+        return None if self.litert_ms is None else self.litert_ms / self.rtnet_ms
 
 
 @dataclass(frozen=True)
 class PoseNetworks:
     timings: list[LandmarkTiming]
     threads: int
+    frames: int  # timed per network and runtime
     litert: str  # what LiteRT ran, or why it did not
 
 
@@ -82,7 +84,7 @@ def _litert(
     return runners, f"LiteRT XNNPACK, {threads} threads"
 
 
-def bench_pose_networks(tflite: Path | None, rounds: int = 20) -> PoseNetworks:
+def bench_pose_networks(tflite: Path | None, rounds: int = ROUNDS) -> PoseNetworks:
     """rtnet's modules (fast fp32, as `rtnet pose` runs them) and LiteRT on the same inputs."""
     import torch
 
@@ -129,4 +131,4 @@ def bench_pose_networks(tflite: Path | None, rounds: int = 20) -> PoseNetworks:
                 statistics.median(theirs) if theirs else None,
             )
         )
-    return PoseNetworks(timings, threads, note)
+    return PoseNetworks(timings, threads, max(1, rounds // BLOCK) * BLOCK, note)

@@ -199,13 +199,15 @@ def _print_e2e(runs: list[E2ERun], source: str, console: Console) -> None:
 def _print_pose(pose: PoseNetworks, console: Console) -> None:
     from rich.table import Table
 
-    table = Table(title=f"Landmark networks, ms per frame (median), {pose.threads} threads")
-    for column in ("network", "rtnet (torch, fast fp32)", "MediaPipe .tflite (LiteRT)", "ratio"):
+    table = Table(
+        title=f"Landmark networks, ms per frame (median of {pose.frames}), {pose.threads} threads"
+    )
+    for column in ("network", "rtnet (fast fp32)", "MediaPipe .tflite (LiteRT)", "ratio"):
         table.add_column(column, justify="left" if column == "network" else "right")
     for t in pose.timings:
         table.add_row(
             t.network,
-            f"{t.torch_ms:.1f}",
+            f"{t.rtnet_ms:.1f}",
             "-" if t.litert_ms is None else f"{t.litert_ms:.1f}",
             "-" if t.ratio is None else f"{t.ratio:.2f}x",
         )

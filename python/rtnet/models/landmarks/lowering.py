@@ -1,7 +1,8 @@
 """The fast path of a landmark network: its layers lowered, once, to a Rust kernel program.
 
 The network's ``compute`` is traced with torch.fx (each ``Conv`` one node). Convolutions,
-additions, 2x bilinear upsampling, 2x2 max pooling and depth-to-space become steps of a
+additions, PReLU, zero-padding of channels, 2x bilinear upsampling, 2x2 max pooling and
+depth-to-space become steps of a
 ``rtnet._core.KernelProgram``, which runs them in one call on NHWC float32 maps with XNNPACK's
 order of sums (so the fast path agrees with LiteRT to the last bits, where PyTorch's oneDNN
 kernels differ by up to 1e-2 px). What follows the last map (sigmoids, reshapes, pooling to
@@ -75,6 +76,26 @@ def _is_max_pool2x2(node: torch.fx.Node) -> bool:
     )
 
 
+def _channel_padding(node: torch.fx.Node) -> int | None:
+    """The zero channels an ``F.pad`` node appends to an NCHW map, None if it pads otherwise."""
+    if node.target is not F.pad:
+        return None
+    args = dict(zip(("input", "pad", "mode", "value"), node.args, strict=False))
+    options = {"mode": "constant", "value": None, **node.kwargs, **args}
+    pad = options.get("pad")
+    if (
+        options["mode"] != "constant"
+        or options["value"] not in (None, 0, 0.0)
+        or not isinstance(pad, tuple | list)
+        or len(pad) != 6
+        or not all(isinstance(p, int) for p in pad)
+        or any(pad[:5])
+        or pad[5] < 0
+    ):
+        return None
+    return int(pad[5])
+
+
 @dataclass
 class LoweredNetwork:
     """The kernel program and the tail that turns its output maps into the network's outputs."""
@@ -115,6 +136,16 @@ def lower(
             maps[node] = 0
         elif node.op == "call_module" and isinstance(modules[str(node.target)], Conv):
             maps[node] = _lower_conv(program, modules[str(node.target)], node, map_of)
+        elif node.op == "call_module" and isinstance(modules[str(node.target)], nn.PReLU):
+            source = map_of(node.args[0])
+            channels = program.shape(source)[2]
+            slopes = _as_array(modules[str(node.target)].weight)
+            # A single slope (num_parameters=1) serves every channel.
+            maps[node] = program.prelu(
+                source, np.ascontiguousarray(np.broadcast_to(slopes, channels))
+            )
+        elif node.op == "call_function" and (extra := _channel_padding(node)) is not None:
+            maps[node] = program.pad_channels(map_of(node.args[0]), extra)
         elif node.op == "call_function" and node.target is operator.add:
             a, b = node.args
             if all(isinstance(v, torch.fx.Node) and v in maps for v in (a, b)):
