@@ -8,6 +8,7 @@
 //! output pixel reads its taps' input pixels where they lie (an indirection list, as XNNPACK's
 //! IGEMM): nothing is copied.
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 use crate::error::ArgumentError;
@@ -19,6 +20,12 @@ pub const PANEL: usize = 32;
 pub const MAX_PACKED: usize = 1 << 24;
 /// Output pixels per register tile.
 const ROWS: usize = 8;
+
+thread_local! {
+    /// A thread's padded input rows or channel planes, kept from call to call: allocating and
+    /// zeroing megabytes a call cost more than some convolutions.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Zero rows or columns around the input, TensorFlow style ('same' may be asymmetric).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -209,15 +216,36 @@ impl Conv {
             width,
             out_w,
         };
-        if n == 1 && self.stride == 1 {
-            self.single_output(input, geometry, rows.start, output, epilogue, kernel);
-            return Ok(());
-        }
+        SCRATCH.with_borrow_mut(|scratch| {
+            if n == 1 && self.stride == 1 {
+                self.single_output(
+                    input, geometry, rows.start, output, epilogue, kernel, scratch,
+                );
+            } else {
+                self.tiles(input, geometry, rows, output, epilogue, kernel, scratch);
+            }
+        });
+        Ok(())
+    }
+
+    /// The register tiles of output rows `rows`.
+    #[allow(clippy::too_many_arguments)]
+    fn tiles(
+        &self,
+        input: &[f32],
+        geometry: Geometry,
+        rows: Range<usize>,
+        output: &mut [f32],
+        epilogue: Epilogue<'_>,
+        kernel: Kernel,
+        scratch: &mut Vec<f32>,
+    ) {
+        let (c, n, out_w) = (self.in_channels, self.out_channels, geometry.out_w);
         let pointwise = self.kernel == 1 && self.stride == 1 && self.padding == Padding::default();
         let grid = if pointwise {
             None
         } else {
-            Some(self.grid(input, geometry, rows.clone()))
+            Some(self.grid(input, geometry, rows.clone(), scratch))
         };
         let panels = n.div_ceil(PANEL);
         let depth = self.kernel * self.kernel * c;
@@ -232,7 +260,7 @@ impl Conv {
                 },
                 // Each pixel's kernel row is one run of kernel * c values of the grid.
                 Some(grid) => Source::Grid {
-                    base: &grid.values,
+                    base: grid.values,
                     offsets: grid.offsets(block, count, geometry, self.stride, c),
                     row_step: grid.width * c,
                 },
@@ -267,26 +295,32 @@ impl Conv {
                 unsafe { kernel.run(&tile, out.as_mut_ptr(), epilogue, residual) };
             }
         }
-        Ok(())
     }
 
     /// The input rows that output rows `rows` read, with the padding's zeros around them, so
     /// that every kernel row is a run of values (XNNPACK reads a zero buffer there: the same
     /// sums). Unpadded inputs are read in place.
-    fn grid<'a>(&self, input: &'a [f32], geometry: Geometry, rows: Range<usize>) -> Grid<'a> {
+    fn grid<'a>(
+        &self,
+        input: &'a [f32],
+        geometry: Geometry,
+        rows: Range<usize>,
+        scratch: &'a mut Vec<f32>,
+    ) -> Grid<'a> {
         let (pad, c, s, k) = (self.padding, self.in_channels, self.stride, self.kernel);
         // Rows of the padded map that the output rows read.
         let first = rows.start * s;
         let end = (rows.end - 1) * s + k;
         if pad == Padding::default() {
             return Grid {
-                values: std::borrow::Cow::Borrowed(&input[first * geometry.width * c..]),
+                values: &input[first * geometry.width * c..],
                 width: geometry.width,
                 first_row: first,
             };
         }
         let width = pad.left + geometry.width + pad.right;
-        let mut values = vec![0.0; (end - first) * width * c];
+        scratch.clear();
+        scratch.resize((end - first) * width * c, 0.0);
         for padded_row in first..end {
             let Some(y) = padded_row
                 .checked_sub(pad.top)
@@ -296,10 +330,10 @@ impl Conv {
             };
             let row = &input[y * geometry.width * c..(y + 1) * geometry.width * c];
             let at = ((padded_row - first) * width + pad.left) * c;
-            values[at..at + row.len()].copy_from_slice(row);
+            scratch[at..at + row.len()].copy_from_slice(row);
         }
         Grid {
-            values: std::borrow::Cow::Owned(values),
+            values: scratch,
             width,
             first_row: first,
         }
@@ -308,7 +342,7 @@ impl Conv {
 
 /// The (padded) input rows a band of output rows reads, from padded row `first_row` on.
 struct Grid<'a> {
-    values: std::borrow::Cow<'a, [f32]>,
+    values: &'a [f32],
     width: usize,
     first_row: usize,
 }
@@ -336,6 +370,7 @@ impl Conv {
     /// One output channel at stride 1 (the pose segmentation's last layer): vectors run along
     /// output pixels instead of channels, where 31 of 32 lanes would idle. The band's input rows
     /// are first laid out as channel planes with zero borders; the sums keep their order.
+    #[allow(clippy::too_many_arguments)]
     fn single_output(
         &self,
         input: &[f32],
@@ -344,12 +379,14 @@ impl Conv {
         out: &mut [f32],
         epilogue: Epilogue<'_>,
         kernel: Kernel,
+        planes: &mut Vec<f32>,
     ) {
         let (k, c, pad) = (self.kernel, self.in_channels, self.padding);
         let (out_w, plane_w) = (geometry.out_w, pad.left + geometry.width + pad.right);
         let out_rows = out.len() / out_w;
         let plane_h = out_rows + k - 1; // padded input rows first..first + plane_h
-        let mut planes = vec![0.0; c * plane_h * plane_w];
+        planes.clear();
+        planes.resize(c * plane_h * plane_w, 0.0);
         for r in 0..plane_h {
             let Some(y) = (first + r)
                 .checked_sub(pad.top)
@@ -371,14 +408,14 @@ impl Conv {
                 // SAFETY: chosen only when the CPU has AVX-512F; `planes` holds every channel's
                 // row (sized above).
                 Kernel::Avx512 => unsafe {
-                    avx512::to_planes(pixels, c, &mut planes, plane_h * plane_w, row_start)
+                    avx512::to_planes(pixels, c, planes, plane_h * plane_w, row_start)
                 },
             }
         }
         for (row, out_row) in out.chunks_exact_mut(out_w).enumerate() {
             out_row.fill(self.bias[0]);
             let rows = Rows {
-                planes: &planes,
+                planes,
                 plane_h,
                 plane_w,
                 first: row,

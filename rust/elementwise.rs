@@ -24,10 +24,51 @@ pub fn prelu(input: &[f32], slopes: &[f32], output: &mut [f32]) -> Result<(), Ar
         .zip(input.chunks_exact(channels))
     {
         for ((o, &x), &slope) in out.iter_mut().zip(pixel).zip(slopes) {
-            *o = if x.is_sign_negative() { x * slope } else { x };
+            *o = prelu_value(x, slope);
         }
     }
     Ok(())
+}
+
+/// `prelu(a + b)` in one pass (the sum rounded first, as two TFLite ops give it): the end of
+/// each BlazeBlock. `a`, `b` and `output` hold the same whole pixels of `slopes.len()` channels.
+pub fn add_prelu(
+    a: &[f32],
+    b: &[f32],
+    slopes: &[f32],
+    output: &mut [f32],
+) -> Result<(), ArgumentError> {
+    let channels = slopes.len();
+    if channels == 0
+        || !a.len().is_multiple_of(channels)
+        || a.len() != b.len()
+        || a.len() != output.len()
+    {
+        return Err(ArgumentError::new(format!(
+            "add then prelu needs equal lengths of whole pixels of {channels} channels, got {}, \
+             {} and output {}",
+            a.len(),
+            b.len(),
+            output.len()
+        )));
+    }
+    let pixels = output
+        .chunks_exact_mut(channels)
+        .zip(a.chunks_exact(channels).zip(b.chunks_exact(channels)));
+    for (out, (a, b)) in pixels {
+        for (((o, &a), &b), &slope) in out.iter_mut().zip(a).zip(b).zip(slopes) {
+            *o = prelu_value(a + b, slope);
+        }
+    }
+    Ok(())
+}
+
+/// `x`, or `x * slope` where `x`'s sign bit is set: both sides then a select by mask, with no
+/// branch, so that the loops around it vectorise.
+#[inline(always)]
+fn prelu_value(x: f32, slope: f32) -> f32 {
+    let negative = (x.to_bits() as i32 >> 31) as u32; // all ones where the sign bit is set
+    f32::from_bits(((x * slope).to_bits() & negative) | (x.to_bits() & !negative))
 }
 
 /// TFLite's PAD of the channel axis only, at the end: each pixel of `channels` values becomes
@@ -85,6 +126,21 @@ mod tests {
         let mut band = vec![0.0; 8];
         prelu(&input[8..16], &slopes, &mut band).unwrap();
         assert_eq!(band, whole[8..16]);
+    }
+
+    #[test]
+    fn add_prelu_is_prelu_of_the_rounded_sum() {
+        let a: Vec<f32> = (0..12).map(|i| (i as f32 * 0.9).sin() * 1.0e3).collect();
+        let b: Vec<f32> = (0..12).map(|i| (i as f32 * 0.4).cos() * 1.0e-3).collect();
+        let slopes = [0.3, -0.7, 1.1];
+        let sum: Vec<f32> = a.iter().zip(&b).map(|(a, b)| a + b).collect();
+        let mut expected = vec![0.0; 12];
+        prelu(&sum, &slopes, &mut expected).unwrap();
+        let mut out = vec![f32::NAN; 12];
+        add_prelu(&a, &b, &slopes, &mut out).unwrap();
+        assert_eq!(out, expected);
+        assert!(add_prelu(&a, &b[..9], &slopes, &mut out[..9]).is_err());
+        assert!(add_prelu(&a[..11], &b[..11], &slopes, &mut out[..11]).is_err());
     }
 
     #[test]

@@ -35,6 +35,18 @@ fn checked_shape(shape: Shape) -> Result<Shape, ArgumentError> {
     }
 }
 
+/// A PReLU's slopes must be one per channel of map `map`.
+fn check_slopes(slopes: &[f32], shape: Shape, map: usize) -> Result<(), ArgumentError> {
+    if slopes.len() != shape.2 {
+        return Err(ArgumentError::new(format!(
+            "prelu has {} slopes, map {map} has {} channels",
+            slopes.len(),
+            shape.2
+        )));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 enum Step {
     Conv {
@@ -68,13 +80,30 @@ enum Step {
         input: usize,
         slopes: Vec<f32>,
     },
+    AddPrelu {
+        a: usize,
+        b: usize,
+        slopes: Vec<f32>,
+    },
     PadChannels {
         input: usize,
         extra: usize,
     },
+    Mean {
+        input: usize,
+    },
 }
 
 impl Step {
+    /// Output rows that a kernel computes together (an upsampled pair, a depth-to-space block).
+    fn row_unit(&self) -> usize {
+        match self {
+            Step::Upsample { .. } => 2,
+            Step::DepthToSpace { block, .. } => *block,
+            _ => 1,
+        }
+    }
+
     fn inputs(&self) -> Vec<usize> {
         match self {
             Step::Conv {
@@ -85,11 +114,16 @@ impl Step {
             | Step::MaxPool { input }
             | Step::DepthToSpace { input, .. }
             | Step::Prelu { input, .. }
-            | Step::PadChannels { input, .. } => vec![*input],
-            Step::Add { a, b, .. } => vec![*a, *b],
+            | Step::PadChannels { input, .. }
+            | Step::Mean { input } => vec![*input],
+            Step::Add { a, b, .. } | Step::AddPrelu { a, b, .. } => vec![*a, *b],
         }
     }
 }
+
+/// Chunks of rows per thread and step: enough to even out a late thread, few enough that a
+/// chunk's set-up (a convolution's padded rows) stays small.
+const CHUNKS_PER_THREAD: usize = 2;
 
 /// A map buffer's memory as the threads of `run` share it.
 #[derive(Clone, Copy)]
@@ -278,15 +312,26 @@ impl Program {
     /// TFLite's PRELU: `x * slope` of the channel where `x` is negative, else `x`.
     pub fn prelu(&mut self, input: usize, slopes: &[f32]) -> Result<usize, ArgumentError> {
         let shape = self.shape(input)?;
-        if slopes.len() != shape.2 {
-            return Err(ArgumentError::new(format!(
-                "prelu has {} slopes, map {input} has {} channels",
-                slopes.len(),
-                shape.2
-            )));
-        }
+        check_slopes(slopes, shape, input)?;
         let step = Step::Prelu {
             input,
+            slopes: slopes.to_vec(),
+        };
+        self.push(step, shape)
+    }
+
+    /// prelu(a + b) in one pass over the maps (the end of a BlazeBlock).
+    pub fn add_prelu(
+        &mut self,
+        a: usize,
+        b: usize,
+        slopes: &[f32],
+    ) -> Result<usize, ArgumentError> {
+        let shape = self.same_shape(a, b)?;
+        check_slopes(slopes, shape, a)?;
+        let step = Step::AddPrelu {
+            a,
+            b,
             slopes: slopes.to_vec(),
         };
         self.push(step, shape)
@@ -301,7 +346,20 @@ impl Program {
         self.push(Step::PadChannels { input, extra }, (h, w, wide))
     }
 
+    /// The mean of each channel over all pixels: a 1x1 map (TFLite's MEAN over height and
+    /// width), which a 1x1 convolution then turns into a FULLY_CONNECTED layer's output.
+    pub fn mean(&mut self, input: usize) -> Result<usize, ArgumentError> {
+        let (_, _, c) = self.shape(input)?;
+        self.push(Step::Mean { input }, (1, 1, c))
+    }
+
     pub fn add(&mut self, a: usize, b: usize, relu6: bool) -> Result<usize, ArgumentError> {
+        let shape = self.same_shape(a, b)?;
+        self.push(Step::Add { a, b, relu6 }, shape)
+    }
+
+    /// The shape of maps `a` and `b`, which must agree.
+    fn same_shape(&self, a: usize, b: usize) -> Result<Shape, ArgumentError> {
         let shape = self.shape(a)?;
         if self.shape(b)? != shape {
             return Err(ArgumentError::new(format!(
@@ -309,7 +367,7 @@ impl Program {
                 self.shape(b)?
             )));
         }
-        self.push(Step::Add { a, b, relu6 }, shape)
+        Ok(shape)
     }
 
     /// Declares the maps `run` keeps, and plans memory: a map's buffer is reused once its last
@@ -372,7 +430,7 @@ impl Program {
     }
 
     /// Runs every step on `image` (height x width x channels, NHWC). The threads of the current
-    /// rayon pool each take a band of every step's output rows and meet at a spinning barrier
+    /// rayon pool share out each step's output rows in chunks and meet at a spinning barrier
     /// after each step, as XNNPACK's pool does: waking a sleeping thread for each of a hundred
     /// steps costs more than many steps' work.
     pub fn run(&mut self, image: &[f32]) -> Result<(), ArgumentError> {
@@ -396,12 +454,20 @@ impl Program {
         let failure = Mutex::new(None);
         let threads = rayon::current_num_threads();
         let barrier = SpinBarrier::new(threads);
-        let work = |part: usize| {
-            for index in 0..this.steps.len() {
-                // SAFETY: each step writes its own rows of a buffer that none of its inputs use
-                // (`finish`), and the barrier keeps steps apart.
-                let result = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe {
-                    this.step(index, part, threads, &buffers)
+        // Each step's rows go in chunks that the threads claim in turn: a thread held up (by the
+        // machine, or by slower rows) leaves more chunks to the others instead of a wait.
+        let claimed: Vec<AtomicUsize> = this.steps.iter().map(|_| AtomicUsize::new(0)).collect();
+        let work = |_thread: usize| {
+            for (index, claimed) in claimed.iter().enumerate() {
+                let chunks = this.chunks(index, threads);
+                // SAFETY: each chunk of a step writes its own rows of a buffer that none of the
+                // step's inputs use (`finish`), and the barrier keeps steps apart.
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| loop {
+                    let chunk = claimed.fetch_add(1, Ordering::Relaxed);
+                    if chunk >= chunks {
+                        return Ok(());
+                    }
+                    unsafe { this.step(index, chunk, chunks, &buffers) }?;
                 }));
                 // Every thread reaches every barrier, whatever happened to its part.
                 let error = match result {
@@ -418,12 +484,22 @@ impl Program {
         if threads == 1 {
             work(0);
         } else {
+            // Every thread of the pool runs `work`: together they take every chunk.
             rayon::broadcast(|context| work(context.index()));
         }
         match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some(err) => Err(err),
             None => Ok(()),
         }
+    }
+
+    /// How many chunks of rows step `index` splits into for `threads` threads.
+    fn chunks(&self, index: usize, threads: usize) -> usize {
+        if threads == 1 {
+            return 1;
+        }
+        let units = self.shapes[index + 1].0 / self.steps[index].row_unit();
+        (threads * CHUNKS_PER_THREAD).min(units).max(1)
     }
 
     /// Map `map`'s values.
@@ -457,12 +533,7 @@ impl Program {
         let map = index + 1;
         let (oh, ow, oc) = self.shapes[map];
         let step = &self.steps[index];
-        // Rows go in units that a kernel computes together (an upsampled pair, a block).
-        let unit = match step {
-            Step::Upsample { .. } => 2,
-            Step::DepthToSpace { block, .. } => *block,
-            _ => 1,
-        };
+        let unit = step.row_unit();
         let units = oh / unit;
         let rows = units * part / parts * unit..units * (part + 1) / parts * unit;
         if rows.is_empty() {
@@ -515,6 +586,11 @@ impl Program {
                 let (h, w, c) = self.shapes[*input];
                 resample::depth_to_space_rows(read(*input), h, w, c, *block, rows, output)
             }
+            Step::AddPrelu { a, b, slopes } => {
+                let values = rows.start * row_len..rows.end * row_len;
+                let (a, b) = (&read(*a)[values.clone()], &read(*b)[values]);
+                elementwise::add_prelu(a, b, slopes, output)
+            }
             Step::Prelu { input, slopes } => {
                 let values = rows.start * row_len..rows.end * row_len;
                 elementwise::prelu(&read(*input)[values], slopes, output)
@@ -524,6 +600,8 @@ impl Program {
                 let values = rows.start * w * c..rows.end * w * c;
                 elementwise::pad_channels(&read(*input)[values], c, *extra, output)
             }
+            // One row, so one thread: a few thousand sums, less than a barrier's wait.
+            Step::Mean { input } => resample::global_mean(read(*input), output),
         }
     }
 
@@ -622,7 +700,8 @@ mod tests {
 
     #[test]
     fn prelu_and_channel_padding_split_into_bands() {
-        // image 5x3x2 -> 2 zero channels -> prelu with a slope per channel.
+        // image 5x3x2 -> 2 zero channels -> prelu with a slope per channel -> prelu(that + the
+        // padded map) in one step.
         let image: Vec<f32> = (0..30).map(|i| (i as f32 * 0.61).sin()).collect();
         let slopes = [0.5, -2.0, 0.25, 3.0];
         let run = |threads: usize| {
@@ -630,7 +709,8 @@ mod tests {
             let padded = p.pad_channels(0, 2).unwrap();
             let out = p.prelu(padded, &slopes).unwrap();
             assert_eq!(p.shape(out).unwrap(), (5, 3, 4));
-            p.finish(&[padded, out]).unwrap();
+            let fused = p.add_prelu(out, padded, &slopes).unwrap();
+            p.finish(&[padded, out, fused]).unwrap();
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
@@ -650,12 +730,53 @@ mod tests {
             .map(|(i, &x)| if x < 0.0 { x * slopes[i % 4] } else { x })
             .collect();
         assert_eq!(one[1], expected);
+        let sum: Vec<f32> = expected.iter().zip(&padded).map(|(a, b)| a + b).collect();
+        let fused: Vec<f32> = sum
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| if x < 0.0 { x * slopes[i % 4] } else { x })
+            .collect();
+        assert_eq!(one[2], fused);
         for threads in [2, 3, 4] {
             assert_eq!(run(threads), one, "{threads} threads");
         }
         let mut p = Program::new(2, 2, 3).unwrap();
         assert!(p.prelu(0, &[1.0; 2]).is_err()); // a slope per channel
+        assert!(p.add_prelu(0, 0, &[1.0; 2]).is_err());
+        let wider = p.pad_channels(0, 1).unwrap();
+        assert!(p.add_prelu(0, wider, &[1.0; 3]).is_err());
         assert!(p.pad_channels(0, usize::MAX).is_err());
+    }
+
+    #[test]
+    fn a_mean_then_a_1x1_convolution_is_a_linear_head() {
+        let image: Vec<f32> = (0..18).map(|i| (i as f32 * 0.43).cos()).collect();
+        let (weight, bias) = ([0.5, -1.5, 2.0, 0.25], [0.1, -0.2]);
+        let run = |threads: usize| {
+            let mut p = Program::new(3, 3, 2).unwrap();
+            let mean = p.mean(0).unwrap();
+            let conv = Conv::new(&weight, &bias, 2, 2, 1, 1, Padding::default()).unwrap();
+            let head = p.conv(conv, mean, false, None, false).unwrap();
+            p.finish(&[mean, head]).unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| p.run(&image)).unwrap();
+            p.outputs().map(|(v, _)| v.to_vec()).collect::<Vec<_>>()
+        };
+        let one = run(1);
+        let mean: Vec<f32> = (0..2)
+            .map(|c| image.iter().skip(c).step_by(2).fold(0.0, |s, &x| s + x) * (1.0 / 9.0))
+            .collect();
+        assert_eq!(one[0], mean);
+        let head: Vec<f32> = (0..2)
+            .map(|o| bias[o] + weight[2 * o] * mean[0] + weight[2 * o + 1] * mean[1])
+            .collect();
+        for (got, want) in one[1].iter().zip(&head) {
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
+        assert_eq!(run(3), one);
     }
 
     #[test]

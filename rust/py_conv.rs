@@ -146,6 +146,18 @@ fn weights(
     Ok((weight_values, bias_values, [out, channels, kh, kw]))
 }
 
+/// A PReLU's slopes, a float32 (channels,) array.
+fn slopes(value: &Bound<'_, PyAny>) -> PyResult<Vec<f32>> {
+    let slopes = crate::py_tracking::f32_array(value, "slopes")?;
+    if slopes.ndim() != 1 {
+        return Err(PyValueError::new_err(format!(
+            "slopes must have shape (channels,), got {:?}",
+            slopes.shape()
+        )));
+    }
+    Ok(slopes.as_array().iter().copied().collect())
+}
+
 /// A landmark network's fast path: kernel steps recorded once, then run on each image in one
 /// call (see program.rs). Maps are numbered: 0 is the image, each step returns the map it writes.
 #[pyclass(name = "KernelProgram", module = "rtnet._core")]
@@ -242,20 +254,23 @@ impl PyKernelProgram {
 
     /// TFLite's PRELU, `slopes` (channels,) float32: x * slope where x is negative, else x.
     fn prelu(&mut self, input: usize, slopes: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let slopes = crate::py_tracking::f32_array(slopes, "slopes")?;
-        if slopes.ndim() != 1 {
-            return Err(PyValueError::new_err(format!(
-                "slopes must have shape (channels,), got {:?}",
-                slopes.shape()
-            )));
-        }
-        let slopes: Vec<f32> = slopes.as_array().iter().copied().collect();
-        Ok(self.program.prelu(input, &slopes)?)
+        Ok(self.program.prelu(input, &self::slopes(slopes)?)?)
+    }
+
+    /// prelu(a + b) in one pass, `slopes` as for `prelu`.
+    fn add_prelu(&mut self, a: usize, b: usize, slopes: &Bound<'_, PyAny>) -> PyResult<usize> {
+        Ok(self.program.add_prelu(a, b, &self::slopes(slopes)?)?)
     }
 
     /// `extra` zero channels after each pixel's channels.
     fn pad_channels(&mut self, input: usize, extra: usize) -> PyResult<usize> {
         Ok(self.program.pad_channels(input, extra)?)
+    }
+
+    /// The mean of each channel over all pixels, a (1, 1, 1, channels) map: summed in pixel
+    /// order, then scaled by 1 / pixels, as XNNPACK's MEAN.
+    fn mean(&mut self, input: usize) -> PyResult<usize> {
+        Ok(self.program.mean(input)?)
     }
 
     /// a + b, then clamped to [0, 6] if `relu6`.

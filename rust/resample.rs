@@ -1,5 +1,6 @@
 //! Resampling and elementwise steps of NHWC float32 maps (batch 1) between the landmark
-//! networks' convolutions: 2x bilinear upsampling, 2x2 max pooling, residual adds.
+//! networks' convolutions: 2x bilinear upsampling, 2x2 max pooling, residual adds, and the
+//! global mean that turns the last map into a vector.
 //!
 //! Upsampling is TFLite's RESIZE_BILINEAR with half-pixel centres (PyTorch's
 //! `F.interpolate(scale_factor=2, mode="bilinear", align_corners=False)`), computed in XNNPACK's
@@ -330,6 +331,32 @@ pub fn depth_to_space_rows(
     Ok(())
 }
 
+/// TFLite's MEAN over height and width: `output[c]` is channel `c` of every pixel summed in
+/// pixel order, then times `1 / pixels` (XNNPACK's reduction: a running sum and one scale,
+/// not a division, which gives other bits). `input` holds whole pixels of `output.len()`
+/// channels.
+pub fn global_mean(input: &[f32], output: &mut [f32]) -> Result<(), ArgumentError> {
+    let channels = output.len();
+    if channels == 0 || input.is_empty() || !input.len().is_multiple_of(channels) {
+        return Err(ArgumentError::new(format!(
+            "the mean of {channels} channels needs whole pixels, got {} values",
+            input.len()
+        )));
+    }
+    let pixels = input.len() / channels;
+    output.fill(0.0);
+    for pixel in input.chunks_exact(channels) {
+        for (sum, &x) in output.iter_mut().zip(pixel) {
+            *sum += x;
+        }
+    }
+    let scale = 1.0 / pixels as f32;
+    for value in output.iter_mut() {
+        *value *= scale;
+    }
+    Ok(())
+}
+
 /// `output = a + b`, clamped to [0, 6] when `relu6`.
 pub fn add(a: &[f32], b: &[f32], output: &mut [f32], relu6: bool) -> Result<(), ArgumentError> {
     if a.len() != b.len() || a.len() != output.len() {
@@ -587,5 +614,25 @@ mod tests {
             }
             assert_eq!(into, out);
         }
+    }
+
+    #[test]
+    fn global_mean_sums_pixels_in_order_then_scales() {
+        // 3 pixels of 2 channels; the second channel's sum rounds differently in another order.
+        let input = [1.0, 1.0e8, 2.0, 1.0, 4.0, -1.0e8];
+        let mut out = [f32::NAN; 2];
+        global_mean(&input, &mut out).unwrap();
+        let third = 1.0 / 3.0f32;
+        assert_eq!(out, [7.0 * third, ((1.0e8f32 + 1.0) - 1.0e8) * third]);
+        assert_eq!(out[1], 0.0); // 1e8 + 1 rounds to 1e8 before the last pixel cancels it
+                                 // A product with the rounded 1/n, not a division: 7 * (1/49) differs from 7 / 49.
+        let mut input = [0.0; 49];
+        input[0] = 7.0;
+        let mut seven = [0.0; 1];
+        global_mean(&input, &mut seven).unwrap();
+        assert_ne!(seven[0], 7.0 / 49.0);
+        assert_eq!(seven[0], 7.0 * (1.0 / 49.0f32));
+        assert!(global_mean(&[1.0; 3], &mut out).is_err());
+        assert!(global_mean(&[], &mut out).is_err());
     }
 }

@@ -6,14 +6,18 @@ errors, threads, memory) and how a network keeps it in step with its weights.
 
 from __future__ import annotations
 
+import resource
+import sys
+
 import numpy as np
 import pytest
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from rtnet import _core
 from rtnet.models import build_landmark_model
-from rtnet.models.landmarks.blocks import Conv, dw, pw
+from rtnet.models.landmarks.allocator import keep_freed_memory
+from rtnet.models.landmarks.blocks import BlazeBlock, Conv, dw, pw
 from rtnet.models.landmarks.lowering import NotLowerable, lower
 from rtnet.models.landmarks.network import LandmarkNetwork
 
@@ -163,15 +167,100 @@ def test_networks_the_program_cannot_hold_keep_the_onednn_path() -> None:
     torch.testing.assert_close(network(image)[0], plain(image)[0], rtol=1e-5, atol=1e-5)
 
 
-def test_every_network_but_the_palm_detector_is_lowered() -> None:
-    lowered = {
-        name: build_landmark_model(name)._lowered is not None
-        for name in ("pose_detector", "pose_landmarks", "palm_detector", "hand_landmarks")
-    }
-    assert lowered == {
-        "pose_detector": True,
-        "pose_landmarks": True,
-        "palm_detector": False,
-        "hand_landmarks": True,
-    }
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
+def test_frames_reuse_memory() -> None:
+    """The program's maps live across frames: a frame faults no memory in (PyTorch's own
+    activations cost ~2000 page faults a frame before the program and keep_freed_memory)."""
+    network = build_landmark_model("pose_landmarks")
+    images = torch.rand(1, 256, 256, 3)
+    for _ in range(3):
+        network(images)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(5):
+        network(images)
+    # At times the kernel reclaims idle pages: a margin.
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / 5 < 150
+    assert keep_freed_memory()  # it was glibc
+
+
+def test_prelu_channel_padding_and_mean_steps() -> None:
+    program = _core.KernelProgram(4, 6, 2)
+    padded = program.pad_channels(0, 3)
+    slopes = np.array([0.5, -2.0, 0.25, 3.0, 0.0], np.float32)
+    activated = program.prelu(padded, slopes)
+    mean = program.mean(activated)
+    assert [program.shape(m) for m in (padded, activated, mean)] == [
+        (4, 6, 5),
+        (4, 6, 5),
+        (1, 1, 5),
+    ]
+    program.finish([padded, activated, mean])
+    image = random(1, 4, 6, 2, seed=1)
+    got_padded, got_activated, got_mean = program.run(image)
+    expected = np.concatenate([image, np.zeros((1, 4, 6, 3), np.float32)], axis=3)
+    np.testing.assert_array_equal(got_padded, expected)
+    np.testing.assert_array_equal(
+        got_activated, np.where(expected < 0, expected * slopes, expected)
+    )
+    # Summed pixel after pixel, then times the float32 1/24 (XNNPACK's MEAN): exactly.
+    total = np.zeros(5, np.float32)
+    for pixel in got_activated.reshape(-1, 5):
+        total = total + pixel
+    np.testing.assert_array_equal(got_mean.reshape(5), total * np.float32(1 / 24))
+
+
+def test_bad_prelu_slopes_are_errors() -> None:
+    program = _core.KernelProgram(2, 2, 3)
+    with pytest.raises(ValueError, match="3 channels"):
+        program.prelu(0, np.ones(2, np.float32))
+    with pytest.raises(ValueError, match=r"\(channels,\)"):
+        program.prelu(0, np.ones((1, 3), np.float32))
+    with pytest.raises(TypeError, match="float32"):
+        program.prelu(0, np.ones(3, np.float64))
+    with pytest.raises(ValueError, match="no map"):
+        program.pad_channels(4, 1)
+
+
+class _Blazeish(LandmarkNetwork):
+    """PReLU, BlazeBlocks that pad channels, a mean and linear heads after it."""
+
+    input_size = 16
+    outputs = ("vector", "probability", "map")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = Conv(3, 8, 3, 2)
+        self.prelu = nn.PReLU(8)
+        self.shared = nn.PReLU()  # one slope for every channel
+        self.widen = BlazeBlock(8, 12, stride=2)
+        self.keep = BlazeBlock(12, 12)
+        self.head = nn.Linear(12, 5)
+        self.flag = nn.Linear(12, 1)
+
+    def compute(self, x: Tensor) -> tuple[Tensor, ...]:
+        y = self.keep(self.widen(self.shared(self.prelu(self.first(x)))))
+        features = y.mean(dim=(2, 3))
+        return self.head(features), torch.sigmoid(self.flag(features)), y
+
+
+def test_prelu_padding_mean_and_linear_layers_are_lowered() -> None:
+    torch.manual_seed(0)
+    network = _Blazeish()
+    for prelu in (network.prelu, network.shared, network.widen.prelu, network.keep.prelu):
+        nn.init.uniform_(prelu.weight, -1.0, 1.0)  # negative slopes too
+    lowered = lower(network.compute, network, 16)
+    # The tail keeps only the sigmoid: everything else is a program step.
+    tail_ops = {str(n.target) for n in lowered.tail.graph.nodes if n.op != "placeholder"}
+    assert "sigmoid" in str(tail_ops) and not any("head" in op or "mean" in op for op in tail_ops)
+    image = torch.rand(2, 16, 16, 3, generator=torch.Generator().manual_seed(1))
+    plain = network.compute(image.permute(0, 3, 1, 2))
+    fast = lowered(image)
+    for got, expected in zip(fast, plain, strict=True):
+        torch.testing.assert_close(got.reshape(expected.shape), expected, rtol=1e-5, atol=1e-5)
+    assert fast[0].shape == (2, 5) and fast[1].shape == (2, 1)
+
+
+def test_every_network_is_lowered() -> None:
+    for name in ("pose_detector", "pose_landmarks", "palm_detector", "hand_landmarks"):
+        assert build_landmark_model(name)._lowered is not None, name
     assert build_landmark_model("pose_landmarks", fast=False)._lowered is None

@@ -31,8 +31,8 @@ NAMES: tuple[LandmarkModelName, ...] = get_args(LandmarkModelName)
 # Max abs difference to LiteRT (XNNPACK, as MediaPipe runs it), per output: (raw, after the
 # sigmoid the app applies, or None). Landmarks and boxes are in input pixels.
 #
-# The fast path (the kernel program, what the apps run) sums in XNNPACK's order and meets the
-# issue's targets, 1e-3 px and 1e-4, on every output.
+# The fast path (the kernel program, what the apps run) sums in XNNPACK's order: LiteRT's own
+# values (test_fast_networks_give_litert_bits), well inside the issue's targets, 1e-3 px and 1e-4.
 FAST_TOLERANCES: dict[str, tuple[tuple[float, float | None], ...]] = {
     "pose_detector": ((1e-3, None), (1e-4, 1e-4)),
     "pose_landmarks": ((1e-3, None), (1e-4, None), (1e-4, 1e-4), (1e-4, None), (1e-4, None)),
@@ -158,19 +158,21 @@ def test_matches_litert(
         assert_close(name, got, expected, FAST_TOLERANCES if fast else TOLERANCES)
 
 
-@pytest.mark.parametrize("name", ["pose_landmarks", "pose_detector"])
-def test_fast_pose_networks_give_litert_bits(
+@pytest.mark.parametrize("name", NAMES)
+def test_fast_networks_give_litert_bits(
     name: LandmarkModelName,
     networks: dict[tuple[str, bool], LandmarkNetwork],
     litert_cases: dict[str, list[Case]],
 ) -> None:
-    """XNNPACK's order of sums, kernel by kernel: the same float32 values, not just close ones
-    (the pose flag passes LiteRT's own sigmoid approximation, a unit in the last place apart)."""
+    """XNNPACK's order of sums, kernel by kernel: the same float32 values, not just close ones.
+    The outputs behind a sigmoid (pose flag, hand presence and handedness) come from PyTorch's
+    sigmoid, not LiteRT's approximation of it: a few units in the last place apart."""
+    after_sigmoid = {"pose_flag", "presence", "handedness"}
     for images, expected in litert_cases[name]:
         got = networks[(name, True)](torch.from_numpy(images))
         for output, g, e in zip(LANDMARK_MODELS[name].network.outputs, got, expected, strict=True):
-            if output == "pose_flag":
-                np.testing.assert_allclose(g.numpy(), e, rtol=2e-7, atol=0)
+            if output in after_sigmoid:
+                np.testing.assert_allclose(g.numpy(), e, rtol=5e-7, atol=1e-30, err_msg=output)
             else:
                 np.testing.assert_array_equal(g.numpy(), e, err_msg=output)
 

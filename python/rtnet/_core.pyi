@@ -350,8 +350,12 @@ class KernelProgram:
     def depth_to_space(self, input: int, block: int) -> int: ...
     def prelu(self, input: int, slopes: npt.NDArray[np.float32]) -> int:
         """x * slope where x is negative, else x; slopes (channels,)."""
+    def add_prelu(self, a: int, b: int, slopes: npt.NDArray[np.float32]) -> int:
+        """prelu(a + b) in one pass over the maps."""
     def pad_channels(self, input: int, extra: int) -> int:
         """`extra` zero channels after each pixel's channels."""
+    def mean(self, input: int) -> int:
+        """Each channel's mean over all pixels, a 1x1 map (summed in pixel order, times 1/n)."""
     def add(self, a: int, b: int, *, relu6: bool = False) -> int: ...
     def shape(self, map: int) -> tuple[int, int, int]: ...
     def finish(self, outputs: Sequence[int]) -> None:
