@@ -132,6 +132,11 @@ impl Conv {
         self.out_channels
     }
 
+    /// A 1x1 convolution at stride 1 without padding: output pixel i reads input pixel i.
+    pub fn is_pointwise(&self) -> bool {
+        self.kernel == 1 && self.stride == 1 && self.padding == Padding::default()
+    }
+
     /// Output (height, width) for an input of `height` x `width`.
     pub fn output_size(
         &self,

@@ -6,6 +6,7 @@
 //! `rtnet.models.landmarks.lowering`); maps whose last reader has run lend their memory to later
 //! ones, so a frame touches a few megabytes, not the sum of every layer's output.
 
+use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -121,6 +122,11 @@ impl Step {
     }
 }
 
+thread_local! {
+    /// A thread's band of fused depthwise rows, kept from call to call.
+    static FUSED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Chunks of rows per thread and step: enough to even out a late thread, few enough that a
 /// chunk's set-up (a convolution's padded rows) stays small.
 const CHUNKS_PER_THREAD: usize = 2;
@@ -180,9 +186,13 @@ pub struct Program {
     shapes: Vec<Shape>,
     steps: Vec<Step>,
     outputs: Vec<usize>,
-    /// Per map, the buffer holding it (set by `finish`).
+    /// Per map, the buffer holding it (set by `finish`; none for a fused map).
     buffer_of: Vec<usize>,
     buffers: Vec<Vec<f32>>,
+    /// Per map: a depthwise output that its one reader, a 1x1 convolution, computes row band by
+    /// row band as it needs them (set by `finish`). The map, as large as the expanded layer it
+    /// comes from, then never leaves the cache: XNNPACK writes and reads it back whole.
+    fused: Vec<bool>,
 }
 
 impl Program {
@@ -197,6 +207,7 @@ impl Program {
             outputs: Vec::new(),
             buffer_of: Vec::new(),
             buffers: Vec::new(),
+            fused: Vec::new(),
         })
     }
 
@@ -377,9 +388,38 @@ impl Program {
             self.shape(map)?;
         }
         let maps = self.shapes.len();
-        let mut last_read = vec![0; maps];
-        for (index, step) in self.steps.iter().enumerate() {
+        let mut readers = vec![0; maps];
+        for step in &self.steps {
             for input in step.inputs() {
+                readers[input] += 1;
+            }
+        }
+        for &map in outputs {
+            readers[map] += 1;
+        }
+        self.fused = vec![false; maps];
+        for step in &self.steps {
+            if let Step::Conv {
+                conv,
+                input,
+                residual,
+                ..
+            } = step
+            {
+                let dw_step = input.checked_sub(1).map(|i| &self.steps[i]);
+                if matches!(dw_step, Some(Step::Depthwise { .. }))
+                    && conv.is_pointwise()
+                    && readers[*input] == 1
+                    && *residual != Some(*input)
+                {
+                    self.fused[*input] = true;
+                }
+            }
+        }
+        // What each step reads once fused maps are computed by their reader.
+        let mut last_read = vec![0; maps];
+        for index in 0..self.steps.len() {
+            for input in self.reads(index) {
                 last_read[input] = index + 1; // the map written by this step
             }
         }
@@ -393,6 +433,9 @@ impl Program {
         buffer_of[0] = 0;
         sizes.push(size(self.shapes[0]));
         for map in 1..maps {
+            if self.fused[map] {
+                continue; // no buffer: its reader computes it
+            }
             // Take the smallest free buffer that fits, else grow the largest free one, else new.
             let need = size(self.shapes[map]);
             let pick = free
@@ -413,7 +456,7 @@ impl Program {
             buffer_of[map] = buffer;
             // Maps last read by this step free their buffers for the next steps.
             for earlier in 0..map {
-                if last_read[earlier] == map {
+                if last_read[earlier] == map && !self.fused[earlier] {
                     free.push(buffer_of[earlier]);
                 }
             }
@@ -422,6 +465,20 @@ impl Program {
         self.buffer_of = buffer_of;
         self.outputs = outputs.to_vec();
         Ok(())
+    }
+
+    /// The maps step `index` reads, a fused depthwise output replaced by that depthwise's input.
+    fn reads(&self, index: usize) -> Vec<usize> {
+        let mut reads = self.steps[index].inputs();
+        if self.fused.get(index + 1) == Some(&true) {
+            return Vec::new(); // computed by its reader, which reads its input
+        }
+        for map in &mut reads {
+            if self.fused[*map] {
+                *map = self.steps[*map - 1].inputs()[0];
+            }
+        }
+        reads
     }
 
     /// Floats of memory the maps take (after `finish`).
@@ -459,6 +516,9 @@ impl Program {
         let claimed: Vec<AtomicUsize> = this.steps.iter().map(|_| AtomicUsize::new(0)).collect();
         let work = |_thread: usize| {
             for (index, claimed) in claimed.iter().enumerate() {
+                if this.fused[index + 1] {
+                    continue; // its reader computes it
+                }
                 let chunks = this.chunks(index, threads);
                 // SAFETY: each chunk of a step writes its own rows of a buffer that none of the
                 // step's inputs use (`finish`), and the barrier keeps steps apart.
@@ -554,6 +614,44 @@ impl Program {
                 residual_relu6,
             } => {
                 let (h, w, _) = self.shapes[*input];
+                if self.fused[*input] {
+                    let Step::Depthwise {
+                        depthwise,
+                        input: source,
+                        relu6: depthwise_relu6,
+                    } = &self.steps[*input - 1]
+                    else {
+                        unreachable!("`finish` fuses depthwise outputs only");
+                    };
+                    // This band's depthwise rows, then the 1x1 convolution of them: rows map
+                    // one to one, so the band is a map of its own.
+                    let (sh, sw, _) = self.shapes[*source];
+                    let band = rows.start * row_len..rows.end * row_len;
+                    let epilogue = Epilogue {
+                        relu6: *relu6,
+                        residual: residual.map(|r| &read(r)[band.clone()]),
+                        residual_relu6: *residual_relu6,
+                    };
+                    let channels = self.shapes[*input].2;
+                    return FUSED.with_borrow_mut(|dw_rows| {
+                        // Every value is written below: the buffer only grows, never cleared.
+                        let len = rows.len() * w * channels;
+                        if dw_rows.len() < len {
+                            dw_rows.resize(len, 0.0);
+                        }
+                        let dw_rows = &mut dw_rows[..len];
+                        let source = read(*source);
+                        depthwise.run_rows(
+                            source,
+                            sh,
+                            sw,
+                            rows.clone(),
+                            dw_rows,
+                            *depthwise_relu6,
+                        )?;
+                        conv.run_rows(dw_rows, rows.len(), w, 0..rows.len(), output, epilogue)
+                    });
+                }
                 let epilogue = Epilogue {
                     relu6: *relu6,
                     residual: residual.map(read),
@@ -777,6 +875,52 @@ mod tests {
             assert!((got - want).abs() < 1e-6, "{got} vs {want}");
         }
         assert_eq!(run(3), one);
+    }
+
+    #[test]
+    fn a_depthwise_read_by_a_pointwise_alone_is_fused_with_the_same_values() {
+        // image 6x5x4 -> depthwise 3x3 stride 1 (relu6) -> 1x1 conv to 6 + residual (a 1x1 conv
+        // of the image): the depthwise map is computed band by band inside the 1x1 conv.
+        let build = || {
+            let mut p = Program::new(6, 5, 4).unwrap();
+            let same = Padding {
+                top: 1,
+                bottom: 1,
+                left: 1,
+                right: 1,
+            };
+            let taps: Vec<f32> = (0..36).map(|i| ((i * 7) % 11) as f32 * 0.2 - 1.0).collect();
+            let dw = Depthwise::new(&taps, &[0.1, -0.2, 0.3, 0.0], 3, 1, same).unwrap();
+            let skip_weights: Vec<f32> = (0..24).map(|i| (i % 5) as f32 * 0.3 - 0.6).collect();
+            let skip = Conv::new(&skip_weights, &[0.0; 6], 4, 6, 1, 1, Padding::default()).unwrap();
+            let project =
+                Conv::new(&skip_weights, &[0.5; 6], 4, 6, 1, 1, Padding::default()).unwrap();
+            let r = p.conv(skip, 0, false, None, false).unwrap();
+            let d = p.depthwise(dw, 0, true).unwrap();
+            let out = p.conv(project, d, false, Some(r), true).unwrap();
+            (p, d, out)
+        };
+        let image: Vec<f32> = (0..120)
+            .map(|i| ((i * 13) % 17) as f32 * 0.25 - 2.0)
+            .collect();
+        let (mut fused, d, out) = build();
+        fused.finish(&[out]).unwrap();
+        assert!(fused.fused[d]);
+        let (mut separate, _, _) = build();
+        separate.finish(&[d, out]).unwrap(); // the depthwise map kept: not fused
+        assert!(!separate.fused[d]);
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| fused.run(&image)).unwrap();
+            pool.install(|| separate.run(&image)).unwrap();
+            let a: Vec<f32> = fused.outputs().next().unwrap().0.to_vec();
+            let b: Vec<f32> = separate.outputs().nth(1).unwrap().0.to_vec();
+            assert_eq!(a, b, "{threads} threads");
+        }
+        assert_eq!(fused.buffer_of[d], usize::MAX); // no memory for the fused map
     }
 
     #[test]
