@@ -255,6 +255,26 @@ impl Conv {
         let panels = n.div_ceil(PANEL);
         let depth = self.kernel * self.kernel * c;
         let (first, end) = (rows.start * out_w, rows.end * out_w);
+        #[cfg(target_arch = "x86_64")]
+        if pointwise && n == avx512::HALF && kernel == Kernel::Avx512 {
+            let tile = Tile {
+                source: Source::Rows {
+                    base: &input[first * c..end * c],
+                    stride: c,
+                },
+                runs: 1,
+                run_len: c,
+                weights: &self.packed,
+                bias: &self.bias,
+                rows: end - first,
+                columns: n,
+                stride: n,
+            };
+            let residual = epilogue.residual.map(|r| &r[first * n..end * n]);
+            // SAFETY: the CPU has AVX-512F; `output` holds the band's pixels' outputs.
+            unsafe { avx512::pairs(&tile, output, epilogue, residual) };
+            return;
+        }
         for block in (first..end).step_by(ROWS) {
             let count = ROWS.min(end - block);
             let source = match &grid {
@@ -677,6 +697,90 @@ mod avx512 {
 
     const _: () = assert!(ROWS == 8 && PANEL == 32);
 
+    /// Output channels of the pixel-pair kernel: half a register.
+    pub(super) const HALF: usize = 8;
+
+    /// A 1x1 convolution to 8 channels (the pose segmentation's 256x256 and 128x128 layers),
+    /// over a whole band of pixels (`tile.rows` of them) in one call: one register holds two
+    /// neighbouring pixels' outputs, which lie next to each other, where a register per pixel
+    /// would idle half its lanes. Lane i < 8 of a pair's input register is input k of the first
+    /// pixel, lane i >= 8 of the second (a two-source permute); the weights repeat in both
+    /// halves. Each output still sums its inputs in order.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F; `tile.source` is `Rows` with `tile.rows` pixels.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn pairs(
+        tile: &Tile<'_>,
+        out: &mut [f32],
+        epilogue: Epilogue<'_>,
+        residual: Option<&[f32]>,
+    ) {
+        const PAIRS: usize = 4;
+        let Source::Rows {
+            base,
+            stride: channels,
+        } = tile.source
+        else {
+            unreachable!("pairs reads rows of pixels");
+        };
+        let pixels = tile.rows;
+        assert!(base.len() >= pixels * channels && tile.weights.len() >= channels * PANEL);
+        assert!(out.len() >= pixels * HALF && residual.is_none_or(|r| r.len() >= pixels * HALF));
+        let repeat = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
+        let bias = _mm512_permutexvar_ps(repeat, _mm512_loadu_ps(tile.bias.as_ptr()));
+        let second = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 16, 16, 16, 16, 16, 16, 16, 16);
+        let (x, w) = (base.as_ptr(), tile.weights.as_ptr());
+        let zero = _mm512_setzero_ps();
+        let six = _mm512_set1_ps(6.0);
+        for group in (0..pixels).step_by(2 * PAIRS) {
+            let rows = (pixels - group).min(2 * PAIRS);
+            // Output lanes of each pair: both pixels, or the first alone at an odd end.
+            let lanes: [__mmask16; PAIRS] =
+                std::array::from_fn(|j| match rows.saturating_sub(2 * j) {
+                    0 => 0,
+                    1 => 0x00ff,
+                    _ => 0xffff,
+                });
+            let mut acc = [bias; PAIRS];
+            for first in (0..channels).step_by(16) {
+                let n = (channels - first).min(16);
+                let inputs = ((1u32 << n) - 1) as u16;
+                let pixel = |r: usize| {
+                    let valid = if r < rows { inputs } else { 0 };
+                    _mm512_maskz_loadu_ps(valid, x.add((group + r) * channels + first))
+                };
+                let halves: [(__m512, __m512); PAIRS] =
+                    std::array::from_fn(|j| (pixel(2 * j), pixel(2 * j + 1)));
+                for k in 0..n {
+                    let pick = _mm512_add_epi32(second, _mm512_set1_epi32(k as i32));
+                    let weights = _mm512_loadu_ps(w.add((first + k) * PANEL));
+                    let weights = _mm512_permutexvar_ps(repeat, weights);
+                    for (acc, &(a, b)) in acc.iter_mut().zip(&halves) {
+                        let value = _mm512_permutex2var_ps(a, pick, b);
+                        *acc = _mm512_fmadd_ps(value, weights, *acc);
+                    }
+                }
+            }
+            for (j, mut v) in acc.into_iter().enumerate() {
+                if lanes[j] == 0 {
+                    break;
+                }
+                if epilogue.relu6 {
+                    v = _mm512_min_ps(_mm512_max_ps(v, zero), six);
+                }
+                let at = (group + 2 * j) * HALF;
+                if let Some(r) = residual {
+                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(lanes[j], r.as_ptr().add(at)));
+                    if epilogue.residual_relu6 {
+                        v = _mm512_min_ps(_mm512_max_ps(v, zero), six);
+                    }
+                }
+                _mm512_mask_storeu_ps(out.as_mut_ptr().add(at), lanes[j], v);
+            }
+        }
+    }
+
     fn mask(columns: usize) -> u16 {
         if columns >= 16 {
             0xffff
@@ -964,12 +1068,16 @@ mod tests {
 
     #[test]
     fn pointwise_matches_the_reference_bit_for_bit() {
+        // 8 outputs: pixel pairs per register, odd tiles and inputs past one register too.
         for (h, w, cin, cout) in [
             (5, 7, 3, 1),
             (16, 16, 24, 144),
             (3, 3, 64, 33),
             (40, 40, 8, 8),
             (1, 1, 300, 17),
+            (3, 5, 16, 8),
+            (2, 3, 20, 8),
+            (1, 1, 5, 8),
         ] {
             check(h, w, cin, cout, 1, 1, Padding::default());
         }
