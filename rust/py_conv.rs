@@ -17,6 +17,9 @@ use crate::depthwise::Depthwise;
 use crate::program;
 use crate::type_name;
 
+/// Held while a program runs (see `PyKernelProgram::run`).
+static RUNNING: Mutex<()> = Mutex::new(());
+
 /// The pool the kernels run on, rebuilt when the thread count changes.
 static POOL: Mutex<Option<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
 
@@ -310,7 +313,14 @@ impl PyKernelProgram {
         let pool = current_pool()?;
         let values = input.values();
         let program = &mut self.program;
-        py.detach(|| pool.install(|| program.run(values)))?;
+        py.detach(|| {
+            // One program at a time on the pool: two runs' threads waiting for each other at
+            // their barriers, each holding the other's pool thread, would never finish.
+            let _turn = RUNNING
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            pool.install(|| program.run(values))
+        })?;
         self.program
             .outputs()
             .map(|(values, (h, w, c))| {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import resource
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -264,3 +265,27 @@ def test_every_network_is_lowered() -> None:
     for name in ("pose_detector", "pose_landmarks", "palm_detector", "hand_landmarks"):
         assert build_landmark_model(name)._lowered is not None, name
     assert build_landmark_model("pose_landmarks", fast=False)._lowered is None
+
+
+def test_networks_run_from_several_threads_at_once() -> None:
+    """Programs share one pool of kernel threads: runs from two Python threads take turns
+    rather than wait on each other's barriers forever."""
+    networks = [build_landmark_model("pose_detector"), build_landmark_model("hand_landmarks")]
+    images = [torch.rand(1, n.input_size, n.input_size, 3) for n in networks]
+    alone = [n(x)[0] for n, x in zip(networks, images, strict=True)]
+    results: dict[int, list[Tensor]] = {0: [], 1: []}
+
+    def work(i: int) -> None:
+        for _ in range(5):
+            results[i].append(networks[i](images[i])[0])
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not any(worker.is_alive() for worker in workers)
+    for i in (0, 1):
+        assert len(results[i]) == 5
+        for got in results[i]:
+            torch.testing.assert_close(got, alone[i], rtol=0, atol=0)
