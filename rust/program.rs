@@ -486,11 +486,16 @@ impl Program {
         self.buffers.iter().map(Vec::len).sum()
     }
 
-    /// Runs every step on `image` (height x width x channels, NHWC). The threads of the current
-    /// rayon pool share out each step's output rows in chunks and meet at a spinning barrier
-    /// after each step, as XNNPACK's pool does: waking a sleeping thread for each of a hundred
-    /// steps costs more than many steps' work.
-    pub fn run(&mut self, image: &[f32]) -> Result<(), ArgumentError> {
+    /// Runs every step on `image` (height x width x channels, NHWC): on the calling thread, and
+    /// with `helpers`, on each of its threads too. The threads share out each step's output rows
+    /// in chunks and meet at a spinning barrier after each step, as XNNPACK's pool does: waking
+    /// a sleeping thread for each of a hundred steps costs more than many steps' work. The
+    /// helpers must have nothing else to do meanwhile: each step waits for all of them.
+    pub fn run(
+        &mut self,
+        image: &[f32],
+        helpers: Option<&rayon::ThreadPool>,
+    ) -> Result<(), ArgumentError> {
         if self.buffer_of.is_empty() {
             return Err(ArgumentError::new("the program is not finished"));
         }
@@ -509,7 +514,7 @@ impl Program {
             .collect();
         let this = &*self;
         let failure = Mutex::new(None);
-        let threads = rayon::current_num_threads();
+        let threads = 1 + helpers.map_or(0, rayon::ThreadPool::current_num_threads);
         let barrier = SpinBarrier::new(threads);
         // Each step's rows go in chunks that the threads claim in turn: a thread held up (by the
         // machine, or by slower rows) leaves more chunks to the others instead of a wait.
@@ -541,11 +546,17 @@ impl Program {
                 barrier.wait();
             }
         };
-        if threads == 1 {
-            work(0);
-        } else {
-            // Every thread of the pool runs `work`: together they take every chunk.
-            rayon::broadcast(|context| work(context.index()));
+        match helpers {
+            Some(pool) if threads > 1 => pool.in_place_scope(|scope| {
+                // One `work` per helper thread (a helper busy in one waits at the barrier, so
+                // it takes no second), and one here: together they take every chunk.
+                let work = &work;
+                for thread in 1..threads {
+                    scope.spawn(move |_| work(thread));
+                }
+                work(0);
+            }),
+            _ => work(0),
         }
         match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some(err) => Err(err),
@@ -751,14 +762,14 @@ mod tests {
         let (mut p, [a, c, d, e]) = program();
         p.finish(&[d, e]).unwrap();
         let image: Vec<f32> = (0..32).map(|i| i as f32 * 0.1 - 1.0).collect();
-        p.run(&image).unwrap();
+        p.run(&image, None).unwrap();
         let outputs: Vec<_> = p.outputs().map(|(v, s)| (v.to_vec(), s)).collect();
         assert_eq!(outputs[0].1, (2, 2, 3));
         assert_eq!(outputs[1].1, (4, 4, 3));
         // The same steps one by one, each into its own buffer.
         let (mut q, _) = program();
         q.finish(&[a, c, d, e]).unwrap();
-        q.run(&image).unwrap();
+        q.run(&image, None).unwrap();
         let separate: Vec<_> = q.outputs().map(|(v, _)| v.to_vec()).collect();
         assert_eq!(outputs[0].0, separate[2]);
         assert_eq!(outputs[1].0, separate[3]);
@@ -772,9 +783,20 @@ mod tests {
         });
         assert_eq!(outputs[0].0[..3].to_vec(), max.collect::<Vec<_>>());
         // A second run on the same image gives the same maps (no state leaks between frames).
-        p.run(&image).unwrap();
+        p.run(&image, None).unwrap();
         let again: Vec<_> = p.outputs().map(|(v, _)| v.to_vec()).collect();
         assert_eq!(again[0], outputs[0].0);
+    }
+
+    /// `p.run` on `threads` threads: this one and a pool of the others.
+    fn run_on(p: &mut Program, image: &[f32], threads: usize) {
+        let helpers = (threads > 1).then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads - 1)
+                .build()
+                .unwrap()
+        });
+        p.run(image, helpers.as_ref()).unwrap();
     }
 
     #[test]
@@ -783,11 +805,7 @@ mod tests {
         let run = |threads: usize| {
             let (mut p, [a, c, d, e]) = program();
             p.finish(&[a, c, d, e]).unwrap();
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| p.run(&image)).unwrap();
+            run_on(&mut p, &image, threads);
             p.outputs().map(|(v, _)| v.to_vec()).collect::<Vec<_>>()
         };
         let one = run(1);
@@ -809,11 +827,7 @@ mod tests {
             assert_eq!(p.shape(out).unwrap(), (5, 3, 4));
             let fused = p.add_prelu(out, padded, &slopes).unwrap();
             p.finish(&[padded, out, fused]).unwrap();
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| p.run(&image)).unwrap();
+            run_on(&mut p, &image, threads);
             p.outputs().map(|(v, _)| v.to_vec()).collect::<Vec<_>>()
         };
         let one = run(1);
@@ -856,11 +870,7 @@ mod tests {
             let conv = Conv::new(&weight, &bias, 2, 2, 1, 1, Padding::default()).unwrap();
             let head = p.conv(conv, mean, false, None, false).unwrap();
             p.finish(&[mean, head]).unwrap();
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| p.run(&image)).unwrap();
+            run_on(&mut p, &image, threads);
             p.outputs().map(|(v, _)| v.to_vec()).collect::<Vec<_>>()
         };
         let one = run(1);
@@ -910,12 +920,8 @@ mod tests {
         separate.finish(&[d, out]).unwrap(); // the depthwise map kept: not fused
         assert!(!separate.fused[d]);
         for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| fused.run(&image)).unwrap();
-            pool.install(|| separate.run(&image)).unwrap();
+            run_on(&mut fused, &image, threads);
+            run_on(&mut separate, &image, threads);
             let a: Vec<f32> = fused.outputs().next().unwrap().0.to_vec();
             let b: Vec<f32> = separate.outputs().nth(1).unwrap().0.to_vec();
             assert_eq!(a, b, "{threads} threads");
@@ -941,9 +947,9 @@ mod tests {
         assert!(p.add(0, 5, false).is_err());
         let pooled = p.max_pool2x2(0).unwrap();
         assert!(p.add(0, pooled, false).is_err());
-        assert!(p.run(&[0.0; 32]).is_err()); // not finished
+        assert!(p.run(&[0.0; 32], None).is_err()); // not finished
         p.finish(&[pooled]).unwrap();
-        assert!(p.run(&[0.0; 31]).is_err());
+        assert!(p.run(&[0.0; 31], None).is_err());
         assert!(Program::new(0, 4, 2).is_err());
         assert!(Program::new(1 << 14, 1 << 14, 1).is_err()); // over MAX_MAP_VALUES
         let mut big = Program::new(4096, 4096, 4).unwrap();

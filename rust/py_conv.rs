@@ -1,7 +1,7 @@
 //! Python bindings of the landmark networks' kernels (conv, depthwise, resample): float32 NHWC
 //! maps of one image, (1, H, W, C) and C-contiguous, the layout a channels-last PyTorch tensor
 //! has once permuted to NHWC. Like lib.rs they only convert and validate Python values; the
-//! work runs with the GIL released on a rayon pool of `kernel_threads` threads.
+//! work runs with the GIL released, on the calling thread and a rayon pool of helper threads.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,33 +20,45 @@ use crate::type_name;
 /// Held while a program runs (see `PyKernelProgram::run`).
 static RUNNING: Mutex<()> = Mutex::new(());
 
-/// The pool the kernels run on, rebuilt when the thread count changes.
-static POOL: Mutex<Option<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
+/// The kernels' threads: the thread count, and the pool of the threads that help the calling
+/// one (none for one thread), rebuilt when the count changes.
+type Helpers = (usize, Option<Arc<rayon::ThreadPool>>);
+static HELPERS: Mutex<Option<Helpers>> = Mutex::new(None);
 
-fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
-    let mut slot = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+fn helpers(threads: usize) -> PyResult<Option<Arc<rayon::ThreadPool>>> {
+    let mut slot = HELPERS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some((n, pool)) = slot.as_ref() {
         if *n == threads {
             return Ok(pool.clone());
         }
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("rtnet-kernel-{i}"))
-        .build()
-        .map(Arc::new)
-        .map_err(|err| PyRuntimeError::new_err(format!("cannot start kernel threads: {err}")))?;
+    let pool = if threads > 1 {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads - 1)
+            .thread_name(|i| format!("rtnet-kernel-{}", i + 1))
+            .build()
+            .map_err(|err| {
+                PyRuntimeError::new_err(format!("cannot start kernel threads: {err}"))
+            })?;
+        Some(Arc::new(pool))
+    } else {
+        None
+    };
     *slot = Some((threads, pool.clone()));
     Ok(pool)
 }
 
-/// The kernels' thread count: the last `set_kernel_threads`, else the CPUs available.
-fn current_pool() -> PyResult<Arc<rayon::ThreadPool>> {
+/// The helpers for the last `set_kernel_threads`, else for the CPUs available.
+fn current_helpers() -> PyResult<Option<Arc<rayon::ThreadPool>>> {
     let threads = {
-        let slot = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let slot = HELPERS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         slot.as_ref().map(|(n, _)| *n)
     };
-    pool(threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())))
+    helpers(threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())))
 }
 
 /// Sets how many threads the convolution kernels use (PyTorch's `torch.get_num_threads()` is
@@ -58,7 +70,7 @@ fn set_kernel_threads(threads: usize) -> PyResult<()> {
             "threads must be between 1 and 1024, got {threads}"
         )));
     }
-    pool(threads).map(|_| ())
+    helpers(threads).map(|_| ())
 }
 
 /// Whether the kernels run their AVX-512 code on this CPU (else portable code, same results).
@@ -310,16 +322,16 @@ impl PyKernelProgram {
                 input.height, input.width, input.channels
             )));
         }
-        let pool = current_pool()?;
+        let helpers = current_helpers()?;
         let values = input.values();
         let program = &mut self.program;
         py.detach(|| {
-            // One program at a time on the pool: two runs' threads waiting for each other at
-            // their barriers, each holding the other's pool thread, would never finish.
+            // One program at a time on the helpers: two runs waiting for each other at their
+            // barriers, each holding a helper the other needs, would never finish.
             let _turn = RUNNING
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            pool.install(|| program.run(values))
+            program.run(values, helpers.as_deref())
         })?;
         self.program
             .outputs()
