@@ -12,6 +12,7 @@ use std::cell::RefCell;
 use std::ops::Range;
 
 use crate::error::ArgumentError;
+use crate::simd::Kernel;
 
 /// Output channels per packed weight panel: two AVX-512 registers.
 pub const PANEL: usize = 32;
@@ -422,19 +423,19 @@ impl Conv {
             let pixels = &input[y * geometry.width * c..(y + 1) * geometry.width * c];
             let row_start = r * plane_w + pad.left;
             match kernel {
-                Kernel::Portable => {
-                    for (x, pixel) in pixels.chunks_exact(c).enumerate() {
-                        for (channel, &value) in pixel.iter().enumerate() {
-                            planes[channel * plane_h * plane_w + row_start + x] = value;
-                        }
-                    }
-                }
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: chosen only when the CPU has AVX-512F; `planes` holds every channel's
                 // row (sized above).
                 Kernel::Avx512 => unsafe {
                     avx512::to_planes(pixels, c, planes, plane_h * plane_w, row_start)
                 },
+                _ => {
+                    for (x, pixel) in pixels.chunks_exact(c).enumerate() {
+                        for (channel, &value) in pixel.iter().enumerate() {
+                            planes[channel * plane_h * plane_w + row_start + x] = value;
+                        }
+                    }
+                }
             }
         }
         for (row, out_row) in out.chunks_exact_mut(out_w).enumerate() {
@@ -447,6 +448,9 @@ impl Conv {
             };
             match kernel {
                 Kernel::Portable => accumulate_rows(&rows, &self.packed, k, c, out_row),
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: chosen only when the CPU has AVX2 and FMA.
+                Kernel::Fma => unsafe { accumulate_rows_fma(&rows, &self.packed, k, c, out_row) },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: chosen only when the CPU has AVX-512F.
                 Kernel::Avx512 => unsafe {
@@ -491,6 +495,18 @@ fn accumulate_rows(rows: &Rows<'_>, weights: &[f32], k: usize, channels: usize, 
 
 #[cfg(target_arch = "x86_64")]
 use avx512::accumulate_rows as accumulate_rows_avx512;
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn accumulate_rows_fma(
+    rows: &Rows<'_>,
+    weights: &[f32],
+    k: usize,
+    channels: usize,
+    out: &mut [f32],
+) {
+    accumulate_rows(rows, weights, k, channels, out)
+}
 
 /// Output size of a convolution along both axes, or why there is none.
 pub fn output_size(
@@ -563,24 +579,7 @@ struct Tile<'a> {
     stride: usize,
 }
 
-/// The multiply-add kernel: AVX-512 where the CPU has it, else portable code with the same
-/// order of operations (bit-identical results, slower).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kernel {
-    Portable,
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
-
 impl Kernel {
-    pub(crate) fn best() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        if avx512_available() {
-            return Kernel::Avx512;
-        }
-        Kernel::Portable
-    }
-
     /// # Safety
     /// `out` must be valid for writes of the tile's `(rows - 1) * stride + columns` elements.
     unsafe fn run(
@@ -593,21 +592,13 @@ impl Kernel {
         match self {
             Kernel::Portable => portable_tile(tile, out, epilogue, residual),
             #[cfg(target_arch = "x86_64")]
+            // Chosen only when the CPU has AVX2 and FMA.
+            Kernel::Fma => fma_tile(tile, out, epilogue, residual),
+            #[cfg(target_arch = "x86_64")]
             // Chosen only when the CPU has AVX-512F.
             Kernel::Avx512 => avx512::tile(tile, out, epilogue, residual),
         }
     }
-}
-
-/// Whether this CPU runs the AVX-512 kernels.
-#[cfg(target_arch = "x86_64")]
-pub fn avx512_available() -> bool {
-    std::is_x86_feature_detected!("avx512f")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-pub fn avx512_available() -> bool {
-    false
 }
 
 /// ReLU6 as x86's `max`/`min` instructions compute it (the second operand wins on NaN or equal
@@ -638,7 +629,21 @@ fn finish(value: f32, epilogue: &Epilogue<'_>, residual: Option<f32>) -> f32 {
 }
 
 /// # Safety
+/// As `Kernel::run`; the CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fma_tile(
+    tile: &Tile<'_>,
+    out: *mut f32,
+    epilogue: Epilogue<'_>,
+    residual: Option<&[f32]>,
+) {
+    portable_tile(tile, out, epilogue, residual)
+}
+
+/// # Safety
 /// As `Kernel::run`.
+#[inline(always)]
 unsafe fn portable_tile(
     tile: &Tile<'_>,
     out: *mut f32,
@@ -1004,11 +1009,7 @@ mod tests {
     }
 
     fn kernels() -> Vec<Kernel> {
-        let mut kernels = vec![Kernel::Portable];
-        if Kernel::best() != Kernel::Portable {
-            kernels.push(Kernel::best());
-        }
-        kernels
+        Kernel::available()
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -11,6 +11,7 @@ use std::ops::Range;
 
 use crate::conv::{output_size, relu6, Padding, MAX_PACKED};
 use crate::error::ArgumentError;
+use crate::simd::Kernel;
 
 /// f32 lanes of one AVX-512 register: channels are packed in multiples of it.
 const LANES: usize = 16;
@@ -29,50 +30,6 @@ pub struct Depthwise {
     weights: Vec<f32>,
     /// `[padded]`, laid out as each tap of `weights`.
     bias: Vec<f32>,
-}
-
-/// Which kernel runs the multiply-adds (also picks the upsampling's code in `resample`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kernel {
-    Portable,
-    /// The portable loops compiled for AVX2 + FMA: without FMA instructions `mul_add` is a
-    /// library call per value.
-    #[cfg(target_arch = "x86_64")]
-    Fma,
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
-
-impl Kernel {
-    /// The fastest kernel this CPU runs (`is_x86_feature_detected!` caches its answer).
-    pub(crate) fn best() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") {
-                return Kernel::Avx512;
-            }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                return Kernel::Fma;
-            }
-        }
-        Kernel::Portable
-    }
-
-    /// Every kernel this CPU runs, slowest first (the tests compare them).
-    #[cfg(test)]
-    pub(crate) fn available() -> Vec<Self> {
-        let mut kernels = vec![Kernel::Portable];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                kernels.push(Kernel::Fma);
-            }
-            if std::is_x86_feature_detected!("avx512f") {
-                kernels.push(Kernel::Avx512);
-            }
-        }
-        kernels
-    }
 }
 
 /// The taps of one output row or column that land inside the input: `first..last` along the

@@ -21,6 +21,7 @@ mod py_tracking;
 pub mod reps;
 pub mod resample;
 pub mod ring;
+pub mod simd;
 pub mod smoothing;
 
 use numpy::ndarray::{Array3, Array4};

@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use crate::conv::{self, Padding};
 use crate::depthwise::Depthwise;
 use crate::program;
+use crate::simd::Kernel;
 use crate::type_name;
 
 /// Held while a program runs (see `PyKernelProgram::run`).
@@ -73,10 +74,11 @@ fn set_kernel_threads(threads: usize) -> PyResult<()> {
     helpers(threads).map(|_| ())
 }
 
-/// Whether the kernels run their AVX-512 code on this CPU (else portable code, same results).
+/// The code the kernels run on this CPU: "avx512", "avx2+fma" or "portable" (the same results,
+/// at different speeds).
 #[pyfunction]
-fn kernels_vectorised() -> bool {
-    conv::avx512_available()
+fn kernel_instructions() -> &'static str {
+    Kernel::best().name()
 }
 
 /// A float32 (1, H, W, C) C-contiguous array: its view and (H, W, C).
@@ -347,6 +349,6 @@ impl PyKernelProgram {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyKernelProgram>()?;
     m.add_function(wrap_pyfunction!(set_kernel_threads, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels_vectorised, m)?)?;
+    m.add_function(wrap_pyfunction!(kernel_instructions, m)?)?;
     Ok(())
 }

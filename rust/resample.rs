@@ -10,8 +10,8 @@
 use std::ops::Range;
 
 use crate::conv::relu6;
-use crate::depthwise::Kernel;
 use crate::error::ArgumentError;
+use crate::simd::Kernel;
 
 /// Where output index `o` of a 2x upsampled axis of `size` samples reads: the two input
 /// indices and the weight of the second. Half-pixel centres put output `2i` at input `i - 1/4`

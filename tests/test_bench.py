@@ -144,6 +144,7 @@ def test_bench_pose_against_litert(tflite_dir: Path, capsys: pytest.CaptureFixtu
     assert [t["network"] for t in pose["timings"]] == ["pose_landmarks", "pose_detector"]
     assert all(t["rtnet_ms"] > 0 and t["litert_ms"] > 0 for t in pose["timings"])
     assert pose["litert"].startswith("LiteRT XNNPACK")
+    assert pose["kernels"] in ("avx512", "avx2+fma", "portable")
     runs = report["pose_e2e"]
     assert [r["app"] for r in runs] == ["pose --no-hands", "pose", "fitness --model pose"]
     assert all(r["error"] is None for r in runs)

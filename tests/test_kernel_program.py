@@ -9,6 +9,7 @@ from __future__ import annotations
 import resource
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -289,3 +290,12 @@ def test_networks_run_from_several_threads_at_once() -> None:
         assert len(results[i]) == 5
         for got in results[i]:
             torch.testing.assert_close(got, alone[i], rtol=0, atol=0)
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").exists(), reason="reads the CPU's flags on Linux")
+def test_kernels_pick_the_cpus_best_code() -> None:
+    flags = set(Path("/proc/cpuinfo").read_text().split())
+    expected = (
+        "avx512" if "avx512f" in flags else "avx2+fma" if {"avx2", "fma"} <= flags else "portable"
+    )
+    assert _core.kernel_instructions() == expected

@@ -32,7 +32,7 @@ __all__ = [
     "crop_matrix",
     "crop_to_tensor",
     "decode_detections",
-    "kernels_vectorised",
+    "kernel_instructions",
     "letterbox",
     "preprocess",
     "set_kernel_threads",
@@ -310,8 +310,8 @@ class MotionModel:
 def set_kernel_threads(threads: int) -> None:
     """Threads the KernelProgram kernels use (1..=1024); cheap when unchanged."""
 
-def kernels_vectorised() -> bool:
-    """Whether the kernels run their AVX-512 code on this CPU (else portable code, same bits)."""
+def kernel_instructions() -> Literal["avx512", "avx2+fma", "portable"]:
+    """The code the KernelProgram kernels run on this CPU (the same bits on each)."""
 
 @final
 class KernelProgram:

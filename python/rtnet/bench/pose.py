@@ -45,6 +45,7 @@ class PoseNetworks:
     timings: list[LandmarkTiming]
     threads: int
     frames: int  # timed per network and runtime
+    kernels: str  # the code rtnet's kernels ran: avx512, avx2+fma or portable
     litert: str  # what LiteRT ran, or why it did not
 
 
@@ -131,4 +132,7 @@ def bench_pose_networks(tflite: Path | None, rounds: int = ROUNDS) -> PoseNetwor
                 statistics.median(theirs) if theirs else None,
             )
         )
-    return PoseNetworks(timings, threads, max(1, rounds // BLOCK) * BLOCK, note)
+    from rtnet._core import kernel_instructions
+
+    frames = max(1, rounds // BLOCK) * BLOCK
+    return PoseNetworks(timings, threads, frames, kernel_instructions(), note)

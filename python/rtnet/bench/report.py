@@ -212,4 +212,7 @@ def _print_pose(pose: PoseNetworks, console: Console) -> None:
             "-" if t.ratio is None else f"{t.ratio:.2f}x",
         )
     console.print(table)
-    console.print(f"(LiteRT: {pose.litert}; ratio > 1: rtnet is faster)")
+    console.print(
+        f"(rtnet: its kernel program, {pose.kernels} code; LiteRT: {pose.litert}; "
+        "ratio > 1: rtnet is faster)"
+    )
