@@ -311,7 +311,8 @@ impl Program {
     /// TFLite's DEPTH_TO_SPACE: blocks of `block` x `block` pixels from each pixel's channels.
     pub fn depth_to_space(&mut self, input: usize, block: usize) -> Result<usize, ArgumentError> {
         let (h, w, c) = self.shape(input)?;
-        if block == 0 || !c.is_multiple_of(block * block) {
+        let square = block.checked_mul(block).filter(|&sq| sq > 0);
+        if !square.is_some_and(|sq| c.is_multiple_of(sq)) {
             return Err(ArgumentError::new(format!(
                 "depth to space by {block} needs channels divisible by its square, map {input} has {c}"
             )));

@@ -53,7 +53,7 @@ pub fn upsample2x_bilinear(
         height,
         width,
         channels,
-        0..2 * height,
+        0..height.saturating_mul(2),
         output,
     )
 }
@@ -86,7 +86,7 @@ fn upsample_with(
         )));
     }
     check_len("upsample input", input.len(), &[height, width, channels])?;
-    check_rows(&rows, 2 * height, 2)?;
+    check_rows(&rows, height.saturating_mul(2), 2)?;
     check_len(
         "upsample output",
         output.len(),
@@ -276,7 +276,7 @@ pub fn depth_to_space(
         width,
         channels,
         block,
-        0..height * block,
+        0..height.saturating_mul(block),
         output,
     )
 }
@@ -292,10 +292,11 @@ pub fn depth_to_space_rows(
     rows: Range<usize>,
     output: &mut [f32],
 ) -> Result<(), ArgumentError> {
-    if block == 0 || !channels.is_multiple_of(block * block) {
+    // A block's square divides the channels, so it is at most their number: no overflow below.
+    let square = block.checked_mul(block).filter(|&sq| sq > 0);
+    if !square.is_some_and(|sq| channels.is_multiple_of(sq)) {
         return Err(ArgumentError::new(format!(
-            "depth to space by {block} needs channels divisible by {}, got {channels}",
-            block * block
+            "depth to space by {block} needs channels divisible by its square, got {channels}"
         )));
     }
     check_len(

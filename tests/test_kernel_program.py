@@ -109,6 +109,8 @@ def test_bad_arguments_are_errors_not_crashes() -> None:
         program.conv(random(3, 2, 1, 1), random(4), 0)  # bias of 4 for 3 outputs
     with pytest.raises(ValueError, match="depthwise"):
         program.depthwise(random(2, 2, 3, 3), random(2), 0)
+    with pytest.raises(ValueError, match="too large"):
+        program.conv(random(3, 2, 3, 3), random(3), 0, padding=(2**63, 2**63, 0, 0))
     with pytest.raises(ValueError, match="larger than"):
         _core.KernelProgram(1 << 14, 1 << 14, 1)  # 256 Mi values: refused, not allocated
     big = _core.KernelProgram(4096, 4096, 4)
