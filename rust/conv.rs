@@ -147,19 +147,6 @@ impl Conv {
         output_size(self.kernel, self.stride, self.padding, height, width)
     }
 
-    /// Convolves `input` (height, width, in_channels) into `output` (out_h, out_w, out_channels).
-    pub fn run(
-        &self,
-        input: &[f32],
-        height: usize,
-        width: usize,
-        output: &mut [f32],
-        epilogue: Epilogue<'_>,
-    ) -> Result<(), ArgumentError> {
-        let (out_h, _) = self.output_size(height, width)?;
-        self.run_rows(input, height, width, 0..out_h, output, epilogue)
-    }
-
     /// Output rows `rows` only, into `output` (those rows' values); `epilogue.residual` is the
     /// whole map's. Runs on the calling thread: `Program` gives each thread its rows.
     pub fn run_rows(
@@ -247,7 +234,7 @@ impl Conv {
         scratch: &mut Vec<f32>,
     ) {
         let (c, n, out_w) = (self.in_channels, self.out_channels, geometry.out_w);
-        let pointwise = self.kernel == 1 && self.stride == 1 && self.padding == Padding::default();
+        let pointwise = self.is_pointwise();
         let grid = if pointwise {
             None
         } else {
@@ -561,15 +548,15 @@ impl Source<'_> {
     /// Run `run` of pixel `row`, `len` values.
     #[inline(always)]
     fn values(&self, row: usize, run: usize, len: usize) -> &[f32] {
-        let start = match *self {
-            Source::Rows { stride, .. } => row * stride,
+        let (base, start) = match *self {
+            Source::Rows { base, stride } => (base, row * stride),
             Source::Grid {
-                offsets, row_step, ..
-            } => offsets[row] + run * row_step,
+                base,
+                offsets,
+                row_step,
+            } => (base, offsets[row] + run * row_step),
         };
-        match *self {
-            Source::Rows { base, .. } | Source::Grid { base, .. } => &base[start..start + len],
-        }
+        &base[start..start + len]
     }
 }
 
@@ -1001,8 +988,23 @@ mod avx512 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    impl Conv {
+        /// The whole map at once: every output row.
+        fn run(
+            &self,
+            input: &[f32],
+            height: usize,
+            width: usize,
+            output: &mut [f32],
+            epilogue: Epilogue<'_>,
+        ) -> Result<(), ArgumentError> {
+            let (out_h, _) = self.output_size(height, width)?;
+            self.run_rows(input, height, width, 0..out_h, output, epilogue)
+        }
+    }
 
     /// PyTorch-layout conv with XNNPACK's order, one output at a time.
     #[allow(clippy::too_many_arguments)]
@@ -1046,14 +1048,14 @@ mod tests {
         out
     }
 
-    fn values(n: usize, seed: u32) -> Vec<f32> {
+    /// Deterministic values in [-1, 1) from a seed (a 32-bit LCG), for
+    /// every kernel's tests.
+    pub(crate) fn values(n: usize, seed: u32) -> Vec<f32> {
         let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
         (0..n)
             .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                (state % 20001) as f32 / 10000.0 - 1.0
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
             })
             .collect()
     }

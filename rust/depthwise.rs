@@ -155,28 +155,6 @@ impl Depthwise {
         output_size(self.kernel, self.stride, self.padding, height, width)
     }
 
-    /// Convolves `input` (`height * width * channels`, NHWC) into `output`
-    /// (`output_size * channels`), clamping to [0, 6] after the sum when `relu6`.
-    pub fn run(
-        &self,
-        input: &[f32],
-        height: usize,
-        width: usize,
-        output: &mut [f32],
-        relu6: bool,
-    ) -> Result<(), ArgumentError> {
-        let (out_h, _) = self.output_size(height, width)?;
-        self.run_with(
-            Kernel::best(),
-            input,
-            height,
-            width,
-            0..out_h,
-            output,
-            relu6,
-        )
-    }
-
     /// Output rows `rows` only, into `output` (those rows' values), on the calling thread:
     /// `Program` gives each thread its rows.
     pub fn run_rows(
@@ -505,16 +483,30 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conv::tests::values;
 
-    /// Deterministic values in [-1, 1) from a seed (a 32-bit LCG).
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..n)
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-            })
-            .collect()
+    impl Depthwise {
+        /// The whole map at once. Convolves `input` (`height * width * channels`, NHWC) into `output`
+        /// (`output_size * channels`), clamping to [0, 6] after the sum when `relu6`.
+        fn run(
+            &self,
+            input: &[f32],
+            height: usize,
+            width: usize,
+            output: &mut [f32],
+            relu6: bool,
+        ) -> Result<(), ArgumentError> {
+            let (out_h, _) = self.output_size(height, width)?;
+            self.run_with(
+                Kernel::best(),
+                input,
+                height,
+                width,
+                0..out_h,
+                output,
+                relu6,
+            )
+        }
     }
 
     /// The definition, one output value at a time, on torch's weight layout.

@@ -38,28 +38,9 @@ fn check_len(name: &str, len: usize, dims: &[usize]) -> Result<(), ArgumentError
     )))
 }
 
-/// Upsamples `input` (`height x width x channels`) to `output` (`2 height x 2 width x
-/// channels`) bilinearly with half-pixel centres.
-pub fn upsample2x_bilinear(
-    input: &[f32],
-    height: usize,
-    width: usize,
-    channels: usize,
-    output: &mut [f32],
-) -> Result<(), ArgumentError> {
-    upsample_with(
-        Kernel::best(),
-        input,
-        height,
-        width,
-        channels,
-        0..height.saturating_mul(2),
-        output,
-    )
-}
-
-/// Output rows `rows` (starting on an even row) of `upsample2x_bilinear` into `output`, on the
-/// calling thread: `Program` gives each thread its rows.
+/// Upsamples `input` (`height x width x channels`) bilinearly with half-pixel centres, to
+/// output rows `rows` (starting on an even row) of the `2 height x 2 width x channels` map,
+/// on the calling thread: `Program` gives each thread its rows.
 pub fn upsample2x_bilinear_rows(
     input: &[f32],
     height: usize,
@@ -207,18 +188,8 @@ fn lerp_each(left: &[f32], right: &[f32], fractions: &[f32], out: &mut [f32]) {
 }
 
 /// 2x2 max pooling with stride 2 and no padding: `input` (`height x width x channels`, both
-/// sides even) to `output` (`height/2 x width/2 x channels`). NaNs lose to numbers.
-pub fn max_pool2x2(
-    input: &[f32],
-    height: usize,
-    width: usize,
-    channels: usize,
-    output: &mut [f32],
-) -> Result<(), ArgumentError> {
-    max_pool2x2_rows(input, height, width, channels, 0..height / 2, output)
-}
-
-/// Output rows `rows` of `max_pool2x2` into `output`, on the calling thread.
+/// sides even) to output rows `rows` of the `height/2 x width/2 x channels` map, on the calling
+/// thread. NaNs lose to numbers.
 pub fn max_pool2x2_rows(
     input: &[f32],
     height: usize,
@@ -262,27 +233,7 @@ pub fn max_pool2x2_rows(
 /// TFLite's DEPTH_TO_SPACE ("DCR" order): `input` (`height x width x channels`) to `output`
 /// (`block height x block width x channels / block²`), where input channel
 /// `(i * block + j) * out_channels + c` of a pixel goes to offset (i, j) of its block.
-pub fn depth_to_space(
-    input: &[f32],
-    height: usize,
-    width: usize,
-    channels: usize,
-    block: usize,
-    output: &mut [f32],
-) -> Result<(), ArgumentError> {
-    depth_to_space_rows(
-        input,
-        height,
-        width,
-        channels,
-        block,
-        0..height.saturating_mul(block),
-        output,
-    )
-}
-
-/// Output rows `rows` (a multiple of `block` apart) of `depth_to_space` into `output`, on the
-/// calling thread.
+/// Output rows `rows` (a multiple of `block` apart) only, on the calling thread.
 pub fn depth_to_space_rows(
     input: &[f32],
     height: usize,
@@ -374,21 +325,6 @@ pub fn add(a: &[f32], b: &[f32], output: &mut [f32], relu6: bool) -> Result<(), 
     Ok(())
 }
 
-/// `a += b`, clamped to [0, 6] when `relu6`.
-pub fn add_into(a: &mut [f32], b: &[f32], relu6: bool) -> Result<(), ArgumentError> {
-    if a.len() != b.len() {
-        return Err(ArgumentError::new(format!(
-            "add needs equal lengths, got {} and {}",
-            a.len(),
-            b.len()
-        )));
-    }
-    for (a, &b) in a.iter_mut().zip(b) {
-        *a = finish(*a + b, relu6);
-    }
-    Ok(())
-}
-
 #[inline(always)]
 fn finish(value: f32, clamp: bool) -> f32 {
     if clamp {
@@ -401,15 +337,40 @@ fn finish(value: f32, clamp: bool) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conv::tests::values;
 
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..n)
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-            })
-            .collect()
+    /// The whole map at once: every output row.
+    fn upsample2x_bilinear(
+        input: &[f32],
+        height: usize,
+        width: usize,
+        channels: usize,
+        output: &mut [f32],
+    ) -> Result<(), ArgumentError> {
+        let rows = 0..height.saturating_mul(2);
+        upsample2x_bilinear_rows(input, height, width, channels, rows, output)
+    }
+
+    fn max_pool2x2(
+        input: &[f32],
+        height: usize,
+        width: usize,
+        channels: usize,
+        output: &mut [f32],
+    ) -> Result<(), ArgumentError> {
+        max_pool2x2_rows(input, height, width, channels, 0..height / 2, output)
+    }
+
+    fn depth_to_space(
+        input: &[f32],
+        height: usize,
+        width: usize,
+        channels: usize,
+        block: usize,
+        output: &mut [f32],
+    ) -> Result<(), ArgumentError> {
+        let rows = 0..height.saturating_mul(block);
+        depth_to_space_rows(input, height, width, channels, block, rows, output)
     }
 
     /// The definition in float64: each output is a weighted sum of 4 inputs, weights 1/4 and
@@ -592,28 +553,21 @@ mod tests {
         assert_eq!(out, [1.5, -2.0, 8.0, 2.0]);
         add(&a, &b, &mut out, true).unwrap();
         assert_eq!(out, [1.5, 0.0, 6.0, 2.0]);
-        let mut into = a;
-        add_into(&mut into, &b, true).unwrap();
-        assert_eq!(into, [1.5, 0.0, 6.0, 2.0]);
         assert!(add(&a, &b[..3], &mut out, false).is_err());
         assert!(add(&a, &b, &mut out[..3], false).is_err());
-        assert!(add_into(&mut into[..3], &b, false).is_err());
     }
 
     #[test]
-    fn add_in_parallel_matches_sequential() {
+    fn add_matches_its_definition_on_many_values() {
         let n = 100_003;
         let (a, b) = (values(n, 1), values(n, 2));
         let a: Vec<f32> = a.iter().map(|v| v * 8.0).collect();
         for clamp in [false, true] {
             let mut out = vec![0.0; n];
             add(&a, &b, &mut out, clamp).unwrap();
-            let mut into = a.clone();
-            add_into(&mut into, &b, clamp).unwrap();
             for i in 0..n {
                 assert_eq!(out[i], finish(a[i] + b[i], clamp));
             }
-            assert_eq!(into, out);
         }
     }
 

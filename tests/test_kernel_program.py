@@ -161,7 +161,7 @@ class _Tanh(LandmarkNetwork):
 def test_networks_the_program_cannot_hold_keep_the_onednn_path() -> None:
     network = _Tanh()
     with pytest.raises(NotLowerable, match="tanh"):
-        lower(network.compute, network, 16)
+        lower(network)
     network.configure(fast=True, precision="fp32")
     assert network._lowered is None
     assert all(isinstance(m, Conv) and m.fused is not None for m in (network.first, network.second))
@@ -252,7 +252,7 @@ def test_prelu_padding_mean_and_linear_layers_are_lowered() -> None:
     network = _Blazeish()
     for prelu in (network.prelu, network.shared, network.widen.prelu, network.keep.prelu):
         nn.init.uniform_(prelu.weight, -1.0, 1.0)  # negative slopes too
-    lowered = lower(network.compute, network, 16)
+    lowered = lower(network)
     # The tail keeps only the sigmoid: everything else is a program step.
     tail_ops = {str(n.target) for n in lowered.tail.graph.nodes if n.op != "placeholder"}
     assert "sigmoid" in str(tail_ops) and not any("head" in op or "mean" in op for op in tail_ops)

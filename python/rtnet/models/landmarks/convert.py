@@ -31,6 +31,7 @@ from rtnet.models.landmarks import (
     WEIGHTS_DIR,
     mediapipe_files,
 )
+from rtnet.models.landmarks.lowering import ComputeModule
 from rtnet.models.landmarks.network import LandmarkNetwork
 
 WEIGHTED_OPS = {
@@ -196,18 +197,9 @@ def module_kind(module: nn.Module) -> str | None:
     return None
 
 
-class _Compute(nn.Module):
-    def __init__(self, network: LandmarkNetwork) -> None:
-        super().__init__()
-        self.network = network
-
-    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        return self.network.compute(x)
-
-
 def read_layers(network: LandmarkNetwork) -> list[Layer]:
     """The weighted layers of ``network`` in registration order, with data-flow ancestors."""
-    root = _Compute(network)
+    root = ComputeModule(network)
     graph = torch.fx.Tracer().trace(root)
     modules = dict(root.named_modules())
     order = {name: i for i, name in enumerate(modules)}

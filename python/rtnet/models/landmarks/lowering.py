@@ -17,6 +17,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ from torch import Tensor, nn
 
 from rtnet import _core
 from rtnet.models.landmarks.blocks import Conv, depth_to_space
+
+if TYPE_CHECKING:  # network.py imports this module
+    from rtnet.models.landmarks.network import LandmarkNetwork
 
 
 class NotLowerable(Exception):
@@ -37,16 +41,15 @@ class _ConvLeaf(torch.fx.Tracer):
         return isinstance(m, Conv) or super().is_leaf_module(m, module_qualified_name)
 
 
-class _Compute(nn.Module):
-    """``network.compute`` as a module's forward, for tracing."""
+class ComputeModule(nn.Module):
+    """``network.compute`` (its NCHW computation) as a module's forward, for torch.fx."""
 
-    def __init__(self, compute: Callable[[Tensor], tuple[Tensor, ...]], network: nn.Module):
+    def __init__(self, network: LandmarkNetwork) -> None:
         super().__init__()
         self.network = network
-        self.compute = compute
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        return self.compute(x)
+        return self.network.compute(x)
 
 
 def _as_array(tensor: Tensor) -> np.ndarray:
@@ -126,14 +129,12 @@ class LoweredNetwork:
         return tuple(torch.cat(parts) for parts in zip(*per_image, strict=True))
 
 
-def lower(
-    compute: Callable[[Tensor], tuple[Tensor, ...]], network: nn.Module, input_size: int
-) -> LoweredNetwork:
-    """Lowers ``compute`` (the network's NCHW computation, traced on its plain path)."""
-    root = _Compute(compute, network)
+def lower(network: LandmarkNetwork) -> LoweredNetwork:
+    """Lowers ``network.compute``, traced on its plain path."""
+    root = ComputeModule(network)
     graph = _ConvLeaf().trace(root)
     modules = dict(root.named_modules())
-    program = _core.KernelProgram(input_size, input_size, 3)
+    program = _core.KernelProgram(network.input_size, network.input_size, 3)
     maps: dict[torch.fx.Node, int] = {}  # lowered node -> its map
     # Lowered nodes whose PyTorch value is (N, C), held as 1x1 maps.
     vectors: set[torch.fx.Node] = set()

@@ -92,7 +92,7 @@ class LandmarkNetwork(nn.Module):
 
     def _lower(self) -> LoweredNetwork:
         with torch.no_grad():
-            self._lowered = lower(self.compute, self, self.input_size)
+            self._lowered = lower(self)
         self._stale = False
         return self._lowered
 
